@@ -1,0 +1,104 @@
+//! A deliberately hostile plugin for the sandbox's tests: each `mode` misbehaves in one
+//! way (loops, allocates without end, recurses, panics, floods output or log, reads past
+//! the end of its input). The host must stop each one with its own typed error and go on.
+
+use framepipe_plugin_sdk::{Context, Descriptor, LogLevel, Plugin, Port, StepError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+struct Chaos;
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+enum Mode {
+    /// Behaves: returns at once.
+    Ok,
+    /// Spins forever without calling the host.
+    Loop,
+    /// Allocates and touches memory until refused.
+    Alloc,
+    /// Recurses without end.
+    Recursion,
+    /// Panics.
+    Panic,
+    /// Writes artifact bytes without end.
+    OutputFlood,
+    /// Logs without end.
+    LogFlood,
+    /// Reads past the end of its input.
+    ReadPastEnd,
+    /// Loops, checking for cancellation between rounds.
+    Polite,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    mode: Mode,
+}
+
+impl Plugin for Chaos {
+    type Config = Config;
+
+    fn describe() -> Descriptor {
+        Descriptor::new("chaos", env!("CARGO_PKG_VERSION"), "Misbehaves on purpose, for sandbox tests.")
+            .config_schema(
+                r#"{"type":"object","required":["mode"],"additionalProperties":false,"properties":{
+                    "mode":{"enum":["ok","loop","alloc","recursion","panic","output-flood","log-flood","read-past-end","polite"]}}}"#,
+            )
+            .input(Port::new("input", &["*/*"], "Read by read-past-end.").optional())
+            .min_memory_mib(1)
+    }
+
+    fn run(ctx: &mut Context, config: Config) -> Result<Value, StepError> {
+        match config.mode {
+            Mode::Ok => Ok(json!({"mode": "ok"})),
+            Mode::Loop => {
+                let mut x = 1u64;
+                loop {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+            }
+            Mode::Alloc => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            Mode::Recursion => Ok(json!({"depth": recurse(std::hint::black_box(1))})),
+            Mode::Panic => panic!("chaos plugin panicked on purpose"),
+            Mode::OutputFlood => {
+                let mut out = ctx.create_artifact("flood.bin", "application/octet-stream")?;
+                let chunk = vec![7u8; 1 << 16];
+                loop {
+                    out.write_all_bytes(&chunk)?;
+                }
+            }
+            Mode::LogFlood => loop {
+                ctx.log(LogLevel::Info, "flooding the log with a line that is not short at all ........");
+            },
+            Mode::ReadPastEnd => {
+                let blob = ctx.input("input")?;
+                let data = blob.read_at(blob.size() + 1024, 16)?;
+                Ok(json!({"read": data.len()}))
+            }
+            Mode::Polite => loop {
+                ctx.check_cancelled()?;
+                let mut x = 1u64;
+                for _ in 0..1_000_000 {
+                    x = std::hint::black_box(x.wrapping_mul(3).wrapping_add(1));
+                }
+            },
+        }
+    }
+}
+
+#[inline(never)]
+#[allow(unconditional_recursion)]
+fn recurse(n: u64) -> u64 {
+    let pad = std::hint::black_box([n; 16]);
+    recurse(n + 1) + pad[3]
+}
+
+framepipe_plugin_sdk::export!(Chaos);

@@ -1,0 +1,79 @@
+//! Reads its input by range from start to end and reports a checksum.
+//! Shows that a small memory cap serves an input of any size.
+
+use framepipe_plugin_sdk::{Context, Descriptor, Plugin, Port, StepError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+struct Checksum;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    /// `sha256` (default) or `bytesum` (a wrapping sum of the bytes: cheap, for benchmarks).
+    #[serde(default = "default_algorithm")]
+    algorithm: String,
+    /// Bytes per host read, 4 KiB to 4 MiB.
+    #[serde(default = "default_chunk")]
+    chunk_bytes: u32,
+}
+
+fn default_algorithm() -> String {
+    "sha256".into()
+}
+fn default_chunk() -> u32 {
+    1 << 20
+}
+
+impl Plugin for Checksum {
+    type Config = Config;
+
+    fn describe() -> Descriptor {
+        Descriptor::new("checksum", env!("CARGO_PKG_VERSION"), "Reads an input by range and reports its checksum.")
+            .config_schema(
+                r#"{"type":"object","additionalProperties":false,"properties":{
+                    "algorithm":{"enum":["sha256","bytesum"]},
+                    "chunk_bytes":{"type":"integer","minimum":4096,"maximum":4194304}}}"#,
+            )
+            .input(Port::new("input", &["*/*"], "The bytes to check."))
+            .min_memory_mib(8)
+    }
+
+    fn run(ctx: &mut Context, config: Config) -> Result<Value, StepError> {
+        if !(4096..=4 << 20).contains(&config.chunk_bytes) {
+            return Err(StepError::invalid_input("chunk_bytes must be from 4096 to 4194304"));
+        }
+        let blob = ctx.input("input")?;
+        let size = blob.size();
+        let mut sha = Sha256::new();
+        let mut sum = 0u64;
+        let mut offset = 0u64;
+        let mut reads = 0u64;
+        while offset < size {
+            let chunk = blob.read_at(offset, config.chunk_bytes as usize)?;
+            match config.algorithm.as_str() {
+                "sha256" => sha.update(&chunk),
+                "bytesum" => sum = chunk.iter().fold(sum, |acc, &b| acc.wrapping_add(u64::from(b))),
+                other => return Err(StepError::invalid_input(format!("unknown algorithm `{other}`"))),
+            }
+            offset += chunk.len() as u64;
+            reads += 1;
+            if reads % 64 == 0 {
+                ctx.progress(offset, size);
+                ctx.check_cancelled()?;
+            }
+        }
+        let digest = match config.algorithm.as_str() {
+            "sha256" => hex(&sha.finalize()),
+            _ => sum.to_string(),
+        };
+        Ok(json!({ "algorithm": config.algorithm, "bytes": size, "reads": reads, "digest": digest }))
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+framepipe_plugin_sdk::export!(Checksum);
