@@ -61,7 +61,9 @@ impl BodyStream {
     }
 
     /// Reads the whole body into memory (still capped and time-limited).
-    pub async fn collect(mut self) -> Result<Bytes, OutboundError> {
+    /// Named like reqwest's `Response::bytes`, so it does not shadow
+    /// `BodyExt::collect` or `StreamExt::collect`.
+    pub async fn bytes(mut self) -> Result<Bytes, OutboundError> {
         use futures::StreamExt;
         let mut out = Vec::new();
         while let Some(chunk) = self.next().await {

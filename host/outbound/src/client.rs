@@ -160,7 +160,7 @@ impl OutboundClient {
                     reason: e.to_string(),
                 })?;
         let (parts, body) = self.send(request, limits).await?.into_parts();
-        Ok((parts.status, parts.headers, body.collect().await?))
+        Ok((parts.status, parts.headers, body.bytes().await?))
     }
 
     /// The reqwest client for these limits (cached per connect timeout and
