@@ -139,127 +139,28 @@ pub fn is_public(addr: IpAddr) -> bool {
 
 /// IPv4 special-purpose ranges, most specific first (first match wins).
 /// Sources: IANA IPv4 Special-Purpose Address Registry, cloud provider docs.
+#[rustfmt::skip]
 const V4_RANGES: &[(Ipv4Addr, u8, AddrClass, &str)] = &[
-    (
-        Ipv4Addr::new(169, 254, 169, 254),
-        32,
-        AddrClass::CloudMetadata,
-        "169.254.169.254, AWS/GCP/Azure/OpenStack metadata",
-    ),
-    (
-        Ipv4Addr::new(168, 63, 129, 16),
-        32,
-        AddrClass::CloudMetadata,
-        "168.63.129.16, Azure wire server",
-    ),
-    (
-        Ipv4Addr::new(100, 100, 100, 200),
-        32,
-        AddrClass::CloudMetadata,
-        "100.100.100.200, Alibaba Cloud metadata",
-    ),
-    (
-        Ipv4Addr::new(192, 0, 0, 192),
-        32,
-        AddrClass::CloudMetadata,
-        "192.0.0.192, Oracle Cloud metadata",
-    ),
-    (
-        Ipv4Addr::new(255, 255, 255, 255),
-        32,
-        AddrClass::Broadcast,
-        "255.255.255.255/32",
-    ),
-    (
-        Ipv4Addr::new(0, 0, 0, 0),
-        8,
-        AddrClass::Unspecified,
-        "0.0.0.0/8",
-    ),
-    (
-        Ipv4Addr::new(10, 0, 0, 0),
-        8,
-        AddrClass::Private,
-        "10.0.0.0/8",
-    ),
-    (
-        Ipv4Addr::new(100, 64, 0, 0),
-        10,
-        AddrClass::Private,
-        "100.64.0.0/10, carrier-grade NAT",
-    ),
-    (
-        Ipv4Addr::new(127, 0, 0, 0),
-        8,
-        AddrClass::Loopback,
-        "127.0.0.0/8",
-    ),
-    (
-        Ipv4Addr::new(169, 254, 0, 0),
-        16,
-        AddrClass::LinkLocal,
-        "169.254.0.0/16",
-    ),
-    (
-        Ipv4Addr::new(172, 16, 0, 0),
-        12,
-        AddrClass::Private,
-        "172.16.0.0/12",
-    ),
-    (
-        Ipv4Addr::new(192, 0, 0, 0),
-        24,
-        AddrClass::Reserved,
-        "192.0.0.0/24, IETF protocol assignments",
-    ),
-    (
-        Ipv4Addr::new(192, 0, 2, 0),
-        24,
-        AddrClass::Documentation,
-        "192.0.2.0/24, TEST-NET-1",
-    ),
-    (
-        Ipv4Addr::new(192, 88, 99, 0),
-        24,
-        AddrClass::Reserved,
-        "192.88.99.0/24, deprecated 6to4 relay",
-    ),
-    (
-        Ipv4Addr::new(192, 168, 0, 0),
-        16,
-        AddrClass::Private,
-        "192.168.0.0/16",
-    ),
-    (
-        Ipv4Addr::new(198, 18, 0, 0),
-        15,
-        AddrClass::Documentation,
-        "198.18.0.0/15, benchmarking",
-    ),
-    (
-        Ipv4Addr::new(198, 51, 100, 0),
-        24,
-        AddrClass::Documentation,
-        "198.51.100.0/24, TEST-NET-2",
-    ),
-    (
-        Ipv4Addr::new(203, 0, 113, 0),
-        24,
-        AddrClass::Documentation,
-        "203.0.113.0/24, TEST-NET-3",
-    ),
-    (
-        Ipv4Addr::new(224, 0, 0, 0),
-        4,
-        AddrClass::Multicast,
-        "224.0.0.0/4",
-    ),
-    (
-        Ipv4Addr::new(240, 0, 0, 0),
-        4,
-        AddrClass::Reserved,
-        "240.0.0.0/4, reserved for future use",
-    ),
+    (Ipv4Addr::new(169, 254, 169, 254), 32, AddrClass::CloudMetadata, "169.254.169.254, AWS/GCP/Azure/OpenStack metadata"),
+    (Ipv4Addr::new(168, 63, 129, 16), 32, AddrClass::CloudMetadata, "168.63.129.16, Azure wire server"),
+    (Ipv4Addr::new(100, 100, 100, 200), 32, AddrClass::CloudMetadata, "100.100.100.200, Alibaba Cloud metadata"),
+    (Ipv4Addr::new(192, 0, 0, 192), 32, AddrClass::CloudMetadata, "192.0.0.192, Oracle Cloud metadata"),
+    (Ipv4Addr::new(255, 255, 255, 255), 32, AddrClass::Broadcast, "255.255.255.255/32"),
+    (Ipv4Addr::new(0, 0, 0, 0), 8, AddrClass::Unspecified, "0.0.0.0/8"),
+    (Ipv4Addr::new(10, 0, 0, 0), 8, AddrClass::Private, "10.0.0.0/8"),
+    (Ipv4Addr::new(100, 64, 0, 0), 10, AddrClass::Private, "100.64.0.0/10, carrier-grade NAT"),
+    (Ipv4Addr::new(127, 0, 0, 0), 8, AddrClass::Loopback, "127.0.0.0/8"),
+    (Ipv4Addr::new(169, 254, 0, 0), 16, AddrClass::LinkLocal, "169.254.0.0/16"),
+    (Ipv4Addr::new(172, 16, 0, 0), 12, AddrClass::Private, "172.16.0.0/12"),
+    (Ipv4Addr::new(192, 0, 0, 0), 24, AddrClass::Reserved, "192.0.0.0/24, IETF protocol assignments"),
+    (Ipv4Addr::new(192, 0, 2, 0), 24, AddrClass::Documentation, "192.0.2.0/24, TEST-NET-1"),
+    (Ipv4Addr::new(192, 88, 99, 0), 24, AddrClass::Reserved, "192.88.99.0/24, deprecated 6to4 relay"),
+    (Ipv4Addr::new(192, 168, 0, 0), 16, AddrClass::Private, "192.168.0.0/16"),
+    (Ipv4Addr::new(198, 18, 0, 0), 15, AddrClass::Documentation, "198.18.0.0/15, benchmarking"),
+    (Ipv4Addr::new(198, 51, 100, 0), 24, AddrClass::Documentation, "198.51.100.0/24, TEST-NET-2"),
+    (Ipv4Addr::new(203, 0, 113, 0), 24, AddrClass::Documentation, "203.0.113.0/24, TEST-NET-3"),
+    (Ipv4Addr::new(224, 0, 0, 0), 4, AddrClass::Multicast, "224.0.0.0/4"),
+    (Ipv4Addr::new(240, 0, 0, 0), 4, AddrClass::Reserved, "240.0.0.0/4, reserved for future use"),
 ];
 
 fn classify_v4(ip: Ipv4Addr) -> (AddrClass, &'static str) {
@@ -284,111 +185,27 @@ enum V6Rule {
 
 /// IPv6 special-purpose ranges, most specific first (first match wins).
 /// Anything not listed and outside `2000::/3` is reserved.
+#[rustfmt::skip]
 const V6_RANGES: &[(u128, u8, V6Rule, &str)] = &[
     (0, 128, V6Rule::Class(AddrClass::Unspecified), "::/128"),
     (1, 128, V6Rule::Class(AddrClass::Loopback), "::1/128"),
-    (
-        0xffff_0000_0000,
-        96,
-        V6Rule::Embeds(Embedding::Ipv4Mapped),
-        "::ffff:0:0/96",
-    ),
-    (
-        0,
-        96,
-        V6Rule::Embeds(Embedding::Ipv4Compatible),
-        "::/96, deprecated IPv4-compatible",
-    ),
-    (
-        0x0064_ff9b << 96,
-        96,
-        V6Rule::Embeds(Embedding::Nat64),
-        "64:ff9b::/96",
-    ),
-    (
-        0x0064_ff9b_0001 << 80,
-        48,
-        V6Rule::Class(AddrClass::Private),
-        "64:ff9b:1::/48, local-use NAT64",
-    ),
-    (
-        0x0100 << 112,
-        64,
-        V6Rule::Class(AddrClass::Reserved),
-        "100::/64, discard-only",
-    ),
-    (
-        0x2001_0000 << 96,
-        32,
-        V6Rule::Embeds(Embedding::Teredo),
-        "2001::/32, Teredo",
-    ),
-    (
-        0x2001_0002 << 96,
-        48,
-        V6Rule::Class(AddrClass::Documentation),
-        "2001:2::/48, benchmarking",
-    ),
-    (
-        0x2001_0db8 << 96,
-        32,
-        V6Rule::Class(AddrClass::Documentation),
-        "2001:db8::/32",
-    ),
-    (
-        0x2001_0000 << 96,
-        23,
-        V6Rule::Class(AddrClass::Reserved),
-        "2001::/23, IETF protocol assignments",
-    ),
-    (
-        0x2002 << 112,
-        16,
-        V6Rule::Embeds(Embedding::SixToFour),
-        "2002::/16",
-    ),
-    (
-        0x3fff << 112,
-        20,
-        V6Rule::Class(AddrClass::Documentation),
-        "3fff::/20",
-    ),
-    (
-        0x5f00 << 112,
-        16,
-        V6Rule::Class(AddrClass::Reserved),
-        "5f00::/16, SRv6 SIDs",
-    ),
-    (
-        0xfd00_0ec2 << 96 | 0x254,
-        128,
-        V6Rule::Class(AddrClass::CloudMetadata),
-        "fd00:ec2::254, AWS metadata",
-    ),
-    (
-        0xfc00 << 112,
-        7,
-        V6Rule::Class(AddrClass::Private),
-        "fc00::/7, unique local",
-    ),
-    (
-        0xfe80 << 112,
-        10,
-        V6Rule::Class(AddrClass::LinkLocal),
-        "fe80::/10",
-    ),
-    (
-        0xfec0 << 112,
-        10,
-        V6Rule::Class(AddrClass::Private),
-        "fec0::/10, deprecated site-local",
-    ),
-    (
-        0xff00 << 112,
-        8,
-        V6Rule::Class(AddrClass::Multicast),
-        "ff00::/8",
-    ),
+    (0xffff_0000_0000, 96, V6Rule::Embeds(Embedding::Ipv4Mapped), "::ffff:0:0/96"),
+    (0, 96, V6Rule::Embeds(Embedding::Ipv4Compatible), "::/96, deprecated IPv4-compatible"),
+    (0x0064_ff9b << 96, 96, V6Rule::Embeds(Embedding::Nat64), "64:ff9b::/96"),
+    (0x0064_ff9b_0001 << 80, 48, V6Rule::Class(AddrClass::Private), "64:ff9b:1::/48, local-use NAT64"),
+    (0x0100 << 112, 64, V6Rule::Class(AddrClass::Reserved), "100::/64, discard-only"),
+    (0x2001_0000 << 96, 32, V6Rule::Embeds(Embedding::Teredo), "2001::/32, Teredo"),
+    (0x2001_0002 << 96, 48, V6Rule::Class(AddrClass::Documentation), "2001:2::/48, benchmarking"),
+    (0x2001_0db8 << 96, 32, V6Rule::Class(AddrClass::Documentation), "2001:db8::/32"),
+    (0x2001_0000 << 96, 23, V6Rule::Class(AddrClass::Reserved), "2001::/23, IETF protocol assignments"),
+    (0x2002 << 112, 16, V6Rule::Embeds(Embedding::SixToFour), "2002::/16"),
+    (0x3fff << 112, 20, V6Rule::Class(AddrClass::Documentation), "3fff::/20"),
+    (0x5f00 << 112, 16, V6Rule::Class(AddrClass::Reserved), "5f00::/16, SRv6 SIDs"),
+    (0xfd00_0ec2 << 96 | 0x254, 128, V6Rule::Class(AddrClass::CloudMetadata), "fd00:ec2::254, AWS metadata"),
+    (0xfc00 << 112, 7, V6Rule::Class(AddrClass::Private), "fc00::/7, unique local"),
+    (0xfe80 << 112, 10, V6Rule::Class(AddrClass::LinkLocal), "fe80::/10"),
+    (0xfec0 << 112, 10, V6Rule::Class(AddrClass::Private), "fec0::/10, deprecated site-local"),
+    (0xff00 << 112, 8, V6Rule::Class(AddrClass::Multicast), "ff00::/8"),
 ];
 
 fn classify_v6(ip: Ipv6Addr) -> AddrInfo {
