@@ -91,10 +91,37 @@ impl OutboundClient {
         req: Request<Bytes>,
         limits: &RequestLimits,
     ) -> Result<Response<BodyStream>, OutboundError> {
+        let (parts, body) = req.into_parts();
+        self.send_parts(parts, body.into(), limits).await
+    }
+
+    /// Like [`OutboundClient::send`], with a streamed request body (such as a
+    /// plugin's `wasi:http` outgoing body): it is forwarded as it is produced,
+    /// never buffered whole.
+    pub async fn send_body<B>(
+        &self,
+        req: Request<B>,
+        limits: &RequestLimits,
+    ) -> Result<Response<BodyStream>, OutboundError>
+    where
+        B: http_body::Body + Send + Sync + 'static,
+        B::Data: Into<Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (parts, body) = req.into_parts();
+        self.send_parts(parts, reqwest::Body::wrap(body), limits)
+            .await
+    }
+
+    async fn send_parts(
+        &self,
+        parts: http::request::Parts,
+        body: reqwest::Body,
+        limits: &RequestLimits,
+    ) -> Result<Response<BodyStream>, OutboundError> {
         let eff = limits.effective(&self.policy);
         let started = Instant::now();
         let deadline = started + eff.total_timeout;
-        let (parts, body) = req.into_parts();
         let uri = parts.uri.to_string();
         let url = Url::parse(&uri).map_err(|e| OutboundError::InvalidUrl {
             url: uri.clone(),
@@ -108,7 +135,7 @@ impl OutboundClient {
             headers.remove(name);
         }
         *request.headers_mut() = headers;
-        *request.body_mut() = Some(body.into());
+        *request.body_mut() = Some(body);
 
         let client = self.reqwest_for(&eff)?;
         let head_deadline = deadline.min(started + eff.first_byte_timeout);

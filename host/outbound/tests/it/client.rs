@@ -418,3 +418,22 @@ async fn plugin_host_header_is_replaced_by_the_url_host() {
     assert!(!head.contains("internal.example"), "{head}");
     assert!(head.contains("x-plugin: yes"), "{head}");
 }
+
+#[tokio::test]
+async fn request_bodies_stream_through_send_body() {
+    let fixture = Fixture::start().await;
+    let payload = Bytes::from(vec![b'p'; 100_000]);
+    let request = http::Request::post(fixture.url("/echo-body"))
+        .body(http_body_util::Full::new(payload.clone()))
+        .unwrap();
+    let response = loopback_client()
+        .send_body(request, &limits())
+        .await
+        .unwrap();
+    assert_eq!(response.into_body().bytes().await.unwrap(), payload);
+    let request = http::Request::post(fixture.url("/echo-body"))
+        .body(Bytes::from_static(b"small"))
+        .unwrap();
+    let response = loopback_client().send(request, &limits()).await.unwrap();
+    assert_eq!(&response.into_body().bytes().await.unwrap()[..], b"small");
+}

@@ -90,6 +90,10 @@ async fn route(
     match path {
         "/ok" => respond(s, "200 OK", &[], b"hello").await,
         "/echo-head" => respond(s, "200 OK", &[], head.as_bytes()).await,
+        "/echo-body" => {
+            let body = read_body(s, head).await?;
+            respond(s, "200 OK", &[], &body).await
+        }
         "/slow-headers" => {
             tokio::time::sleep(STALL).await;
             respond(s, "200 OK", &[], b"late").await
@@ -143,6 +147,26 @@ async fn read_head(stream: &mut TcpStream) -> Option<String> {
         buf.extend_from_slice(&chunk[..n]);
     }
     String::from_utf8(buf).ok()
+}
+
+/// Reads a Content-Length request body (the head may hold its first bytes).
+async fn read_body(s: &mut TcpStream, head: &str) -> std::io::Result<Vec<u8>> {
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().to_owned())
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let already = head
+        .split_once("\r\n\r\n")
+        .map_or(&b""[..], |(_, rest)| rest.as_bytes());
+    let mut body = already.to_vec();
+    body.resize(len, 0);
+    s.read_exact(&mut body[already.len().min(len)..]).await?;
+    Ok(body)
 }
 
 async fn redirect(s: &mut TcpStream, location: &str) -> std::io::Result<()> {
