@@ -1,0 +1,2 @@
+//! Queue benchmark (filled in next commit).
+fn main() {}

@@ -1,0 +1,288 @@
+//! The shared backend: PostgreSQL, for many processes on many hosts.
+//!
+//! Correctness needs no in-process state: claims use `FOR UPDATE SKIP LOCKED`, worker
+//! writes are fenced, timestamps come from the database clock. In-process state only
+//! speeds things up (the LISTEN task that wakes idle workers).
+
+mod lead;
+mod listen;
+mod ops;
+mod rows;
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use self::lead::Leadership;
+use crate::error::{QueueError, Result};
+use crate::keys::{KeyInfo, hash_secret, new_secret};
+use crate::model::{Claimed, Enqueued, FailOutcome, Heartbeat, Job, JobError, JobState, Lease};
+use crate::page::{Cursor, ListFilter, Page, clamp_limit};
+use crate::prepared::PreparedJob;
+use crate::retry::RetryPolicy;
+
+/// Pool size per process; the server's HTTP handlers and workers share it.
+const POOL_SIZE: u32 = 16;
+/// Rows deleted per statement while pruning, to keep transactions short.
+const PRUNE_CHUNK: i64 = 1000;
+
+struct Shared {
+    options: PgConnectOptions,
+    leadership: Leadership,
+    listener: JoinHandle<()>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+/// The PostgreSQL store. Cheap to clone; clones share the pool.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    wake: Arc<Notify>,
+    shared: Arc<Shared>,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user@host:port/db`) and migrates the schema.
+    pub async fn open(url: &str) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url).map_err(|e| QueueError::InvalidUrl {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.clone())
+            .await
+            .map_err(QueueError::db("connecting to PostgreSQL"))?;
+        // sqlx serializes concurrent migrators with an advisory lock of its own.
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|e| QueueError::Migrate(Arc::new(e)))?;
+        let wake = Arc::new(Notify::new());
+        let listener = listen::spawn(pool.clone(), wake.clone());
+        Ok(PgStore {
+            pool,
+            wake,
+            shared: Arc::new(Shared {
+                options,
+                leadership: Leadership::default(),
+                listener,
+            }),
+        })
+    }
+
+    /// See [`crate::Store::enqueue`].
+    pub(crate) async fn enqueue(&self, job: PreparedJob) -> Result<Enqueued> {
+        ops::enqueue(&self.pool, job).await
+    }
+
+    /// See [`crate::Store::claim`].
+    pub async fn claim(
+        &self,
+        worker: &str,
+        lanes: &[String],
+        limit: usize,
+        lease_for: Duration,
+    ) -> Result<Vec<Claimed>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        ops::claim(&self.pool, worker, lanes, limit, lease_for).await
+    }
+
+    /// See [`crate::Store::heartbeat`].
+    pub async fn heartbeat(&self, lease: &Lease, lease_for: Duration) -> Result<Heartbeat> {
+        ops::heartbeat(&self.pool, lease, lease_for).await
+    }
+
+    /// See [`crate::Store::progress`].
+    pub async fn progress(&self, lease: &Lease, processed: u64, total: u64) -> Result<()> {
+        ops::progress(&self.pool, lease, processed, total).await
+    }
+
+    /// See [`crate::Store::complete`].
+    pub async fn complete(&self, lease: &Lease, result: Value) -> Result<()> {
+        ops::finish(&self.pool, lease, "succeeded", Some(&result)).await
+    }
+
+    /// See [`crate::Store::complete_many`].
+    pub async fn complete_many(&self, done: Vec<(Lease, Value)>) -> Result<Vec<Result<()>>> {
+        ops::complete_many(&self.pool, done).await
+    }
+
+    /// See [`crate::Store::fail`].
+    pub async fn fail(
+        &self,
+        lease: &Lease,
+        error: JobError,
+        retry: RetryPolicy,
+    ) -> Result<FailOutcome> {
+        ops::fail(&self.pool, lease, error, retry.delay(lease.attempt)).await
+    }
+
+    /// See [`crate::Store::cancelled`].
+    pub async fn cancelled(&self, lease: &Lease) -> Result<()> {
+        ops::finish(&self.pool, lease, "cancelled", None).await
+    }
+
+    /// See [`crate::Store::cancel`].
+    pub async fn cancel(&self, id: Uuid, owner: &str) -> Result<Option<Job>> {
+        ops::cancel(&self.pool, id, owner).await
+    }
+
+    /// See [`crate::Store::delete`].
+    pub async fn delete(&self, id: Uuid, owner: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM jobs WHERE id = $1 AND owner = $2")
+            .bind(id)
+            .bind(owner)
+            .execute(&self.pool)
+            .await
+            .map_err(QueueError::db("deleting a job"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// See [`crate::Store::rescue_expired`].
+    pub async fn rescue_expired(&self) -> Result<u64> {
+        ops::rescue_expired(&self.pool).await
+    }
+
+    /// See [`crate::Store::prune`].
+    pub async fn prune(&self, finished_before: DateTime<Utc>) -> Result<Vec<Uuid>> {
+        let mut pruned = Vec::new();
+        loop {
+            let chunk = ops::prune_chunk(&self.pool, finished_before, PRUNE_CHUNK).await?;
+            let last = (chunk.len() as i64) < PRUNE_CHUNK;
+            pruned.extend(chunk);
+            if last {
+                return Ok(pruned);
+            }
+        }
+    }
+
+    /// See [`crate::Store::get`].
+    pub async fn get(&self, id: Uuid, owner: Option<&str>) -> Result<Option<Job>> {
+        let row =
+            sqlx::query("SELECT * FROM jobs WHERE id = $1 AND ($2::text IS NULL OR owner = $2)")
+                .bind(id)
+                .bind(owner)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(QueueError::db("reading a job"))?;
+        row.as_ref().map(rows::job).transpose()
+    }
+
+    /// See [`crate::Store::list`].
+    pub async fn list(
+        &self,
+        owner: &str,
+        filter: &ListFilter,
+        limit: u32,
+        cursor: Option<Cursor>,
+    ) -> Result<Page<Job>> {
+        let limit = clamp_limit(limit);
+        // Optional predicates are left out rather than written as `$n IS NULL OR ...`, so
+        // the planner sees a plain index range for the cursor.
+        let mut sql = String::from("SELECT * FROM jobs WHERE owner = $1");
+        let mut n = 1;
+        let mut param = || {
+            n += 1;
+            format!("${n}")
+        };
+        if filter.state.is_some() {
+            sql += &format!(" AND state = {}", param());
+        }
+        if filter.pipeline.is_some() {
+            sql += &format!(" AND pipeline = {}", param());
+        }
+        if cursor.is_some() {
+            sql += &format!(" AND (created_at, id) < ({}, {})", param(), param());
+        }
+        sql += &format!(" ORDER BY created_at DESC, id DESC LIMIT {}", param());
+        let mut query = sqlx::query(&sql).bind(owner);
+        if let Some(state) = filter.state {
+            query = query.bind(state.as_str());
+        }
+        if let Some(pipeline) = &filter.pipeline {
+            query = query.bind(pipeline);
+        }
+        if let Some(cursor) = cursor {
+            query = query.bind(cursor.created_at).bind(cursor.id);
+        }
+        let found = query
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(QueueError::db("listing jobs"))?;
+        let mut items = found.iter().map(rows::job).collect::<Result<Vec<_>>>()?;
+        Ok(crate::page::paginate(&mut items, limit))
+    }
+
+    /// See [`crate::Store::counts`].
+    pub async fn counts(&self) -> Result<HashMap<JobState, u64>> {
+        let found: Vec<(String, i64)> =
+            sqlx::query_as("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(QueueError::db("counting jobs"))?;
+        crate::page::count_states(found)
+    }
+
+    /// See [`crate::Store::wait_for_work`].
+    pub async fn wait_for_work(&self, timeout: Duration) {
+        let _ = tokio::time::timeout(timeout, self.wake.notified()).await;
+    }
+
+    /// See [`crate::Store::create_key`].
+    pub async fn create_key(&self, name: &str, admin: bool) -> Result<(KeyInfo, String)> {
+        let secret = new_secret();
+        let row = sqlx::query(
+            "INSERT INTO api_keys (id, name, admin, key_hash, created_at)
+             VALUES ($1, $2, $3, $4, now()) RETURNING *",
+        )
+        .bind(Uuid::now_v7())
+        .bind(name)
+        .bind(admin)
+        .bind(hash_secret(&secret))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(QueueError::db("creating an API key"))?;
+        Ok((rows::key(&row)?, secret))
+    }
+
+    /// See [`crate::Store::verify_key`].
+    pub async fn verify_key(&self, secret: &str) -> Result<Option<KeyInfo>> {
+        let row = sqlx::query("SELECT * FROM api_keys WHERE key_hash = $1")
+            .bind(hash_secret(secret))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(QueueError::db("verifying an API key"))?;
+        row.as_ref().map(rows::key).transpose()
+    }
+
+    /// See [`crate::Store::try_lead`].
+    pub async fn try_lead(&self) -> Result<bool> {
+        self.shared.leadership.try_lead(&self.shared.options).await
+    }
+
+    /// Gives up leadership, stops listening and closes the pool.
+    pub async fn close(&self) {
+        self.shared.leadership.resign().await;
+        self.shared.listener.abort();
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,356 @@
+//! PostgreSQL write operations. Every timestamp is the database's `now()`, so processes
+//! on different hosts agree on lease expiry and `run_at`. No in-process state is needed
+//! for correctness: claims lock rows (`FOR UPDATE SKIP LOCKED`), worker writes are fenced.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::PgPool;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::rows;
+use crate::error::{QueueError, Result};
+use crate::model::{Claimed, Enqueued, FailOutcome, Heartbeat, Job, JobError, Lease};
+use crate::prepared::{PreparedJob, duration_micros, lease_expired_error};
+
+/// The fence every worker write carries, with the lease in `$1..$3`.
+const FENCE: &str = "id = $1 AND lease_owner = $2 AND attempt = $3 AND state = 'running'";
+
+fn lost(lease: &Lease) -> QueueError {
+    QueueError::LeaseLost {
+        job_id: lease.job_id,
+        owner: lease.owner.clone(),
+        attempt: lease.attempt,
+    }
+}
+
+fn attempt(lease: &Lease) -> i32 {
+    i32::try_from(lease.attempt).unwrap_or(i32::MAX)
+}
+
+/// Inserts a job, or returns the existing one for a repeated idempotency key.
+pub(super) async fn enqueue(pool: &PgPool, new: PreparedJob) -> Result<Enqueued> {
+    let job = &new.job;
+    // Loops only if the conflicting job is deleted between our insert and our read.
+    for _ in 0..3 {
+        let inserted = sqlx::query(
+            "INSERT INTO jobs (id, owner, pipeline, lane, priority, state, attempt, max_attempts,
+                 input, params, idempotency_key, request_hash, created_at, updated_at, run_at)
+             VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, $8, $9, $10, now(), now(), now())
+             ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+             RETURNING *",
+        )
+        .bind(new.id)
+        .bind(&job.owner)
+        .bind(&job.pipeline)
+        .bind(&job.lane)
+        .bind(job.priority)
+        .bind(job.max_attempts as i32)
+        .bind(&job.input)
+        .bind(&job.params)
+        .bind(&job.idempotency_key)
+        .bind(&new.request_hash)
+        .fetch_optional(pool)
+        .await
+        .map_err(QueueError::db("inserting a job"))?;
+        if let Some(row) = inserted {
+            return Ok(Enqueued {
+                job: rows::job(&row)?,
+                created: true,
+            });
+        }
+        // ON CONFLICT waited for the other insert to commit, so a fresh statement sees it.
+        let key = job.idempotency_key.as_deref().unwrap_or_default();
+        let existing = sqlx::query("SELECT * FROM jobs WHERE owner = $1 AND idempotency_key = $2")
+            .bind(&job.owner)
+            .bind(key)
+            .fetch_optional(pool)
+            .await
+            .map_err(QueueError::db("looking up an idempotency key"))?;
+        let Some(row) = existing else { continue };
+        let hash: Option<String> = sqlx::Row::try_get(&row, "request_hash")
+            .map_err(QueueError::db("looking up an idempotency key"))?;
+        let existing = rows::job(&row)?;
+        if hash.as_deref() != Some(new.request_hash.as_str()) {
+            return Err(QueueError::IdempotencyConflict {
+                key: key.to_owned(),
+                existing: existing.id,
+            });
+        }
+        return Ok(Enqueued {
+            job: existing,
+            created: false,
+        });
+    }
+    Err(QueueError::InvalidArgument(
+        "idempotency key kept changing hands during enqueue; retry the request".into(),
+    ))
+}
+
+/// Leases up to `limit` claimable jobs in `lanes` (all lanes when empty).
+pub(super) async fn claim(
+    pool: &PgPool,
+    worker: &str,
+    lanes: &[String],
+    limit: usize,
+    lease_for: Duration,
+) -> Result<Vec<Claimed>> {
+    let lane_filter = if lanes.is_empty() {
+        ""
+    } else {
+        "AND lane = ANY($4)"
+    };
+    // SKIP LOCKED: concurrent claimers take different rows instead of queueing on locks.
+    let sql = format!(
+        "WITH next AS (
+             SELECT id FROM jobs
+             WHERE state IN ('queued', 'retrying') {lane_filter} AND run_at <= now()
+             ORDER BY priority DESC, run_at, created_at
+             LIMIT $1 FOR UPDATE SKIP LOCKED)
+         UPDATE jobs SET state = 'running', attempt = jobs.attempt + 1, lease_owner = $2,
+             lease_expires_at = now() + $3 * interval '1 microsecond',
+             started_at = now(), updated_at = now(),
+             progress_processed = NULL, progress_total = NULL, progress_at = NULL
+         FROM next WHERE jobs.id = next.id
+         RETURNING jobs.*"
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(worker)
+        .bind(duration_micros(lease_for));
+    if !lanes.is_empty() {
+        // Owned: binding a borrowed slice makes the future's `Send` depend on a
+        // higher-ranked lifetime that rustc cannot prove, breaking `tokio::spawn` callers.
+        query = query.bind(lanes.to_vec());
+    }
+    let found = query
+        .fetch_all(pool)
+        .await
+        .map_err(QueueError::db("claiming jobs"))?;
+    let mut jobs = found.iter().map(rows::job).collect::<Result<Vec<Job>>>()?;
+    jobs.sort_by(|a, b| {
+        (b.priority, a.run_at, a.created_at).cmp(&(a.priority, b.run_at, b.created_at))
+    });
+    Ok(jobs
+        .into_iter()
+        .map(|job| Claimed {
+            lease: Lease {
+                job_id: job.id,
+                owner: worker.to_owned(),
+                attempt: job.attempt,
+            },
+            job,
+        })
+        .collect())
+}
+
+/// Extends a lease and reports whether cancellation was requested.
+pub(super) async fn heartbeat(
+    pool: &PgPool,
+    lease: &Lease,
+    lease_for: Duration,
+) -> Result<Heartbeat> {
+    let cancel: Option<bool> = sqlx::query_scalar(&format!(
+        "UPDATE jobs SET lease_expires_at = now() + $4 * interval '1 microsecond'
+         WHERE {FENCE} RETURNING cancel_requested"
+    ))
+    .bind(lease.job_id)
+    .bind(&lease.owner)
+    .bind(attempt(lease))
+    .bind(duration_micros(lease_for))
+    .fetch_optional(pool)
+    .await
+    .map_err(QueueError::db("renewing a lease"))?;
+    cancel
+        .map(|cancel_requested| Heartbeat { cancel_requested })
+        .ok_or_else(|| lost(lease))
+}
+
+/// Records progress of the leased attempt.
+pub(super) async fn progress(
+    pool: &PgPool,
+    lease: &Lease,
+    processed: u64,
+    total: u64,
+) -> Result<()> {
+    let done = sqlx::query(&format!(
+        "UPDATE jobs SET progress_processed = $4, progress_total = $5, progress_at = now(),
+             updated_at = now() WHERE {FENCE}"
+    ))
+    .bind(lease.job_id)
+    .bind(&lease.owner)
+    .bind(attempt(lease))
+    .bind(i64::try_from(processed).unwrap_or(i64::MAX))
+    .bind(i64::try_from(total).unwrap_or(i64::MAX))
+    .execute(pool)
+    .await
+    .map_err(QueueError::db("recording progress"))?;
+    if done.rows_affected() == 0 {
+        return Err(lost(lease));
+    }
+    Ok(())
+}
+
+/// Finishes the leased attempt in a terminal state (`succeeded` or `cancelled`).
+pub(super) async fn finish(
+    pool: &PgPool,
+    lease: &Lease,
+    state: &'static str,
+    result: Option<&Value>,
+) -> Result<()> {
+    let done = sqlx::query(&format!(
+        "UPDATE jobs SET state = $4, result = $5, finished_at = now(), updated_at = now(),
+             lease_expires_at = NULL WHERE {FENCE}"
+    ))
+    .bind(lease.job_id)
+    .bind(&lease.owner)
+    .bind(attempt(lease))
+    .bind(state)
+    .bind(result)
+    .execute(pool)
+    .await
+    .map_err(QueueError::db("finishing a job"))?;
+    if done.rows_affected() == 0 {
+        return Err(lost(lease));
+    }
+    Ok(())
+}
+
+/// Completes many attempts with one fenced statement (one round trip, one commit).
+pub(super) async fn complete_many(
+    pool: &PgPool,
+    done: Vec<(Lease, Value)>,
+) -> Result<Vec<Result<()>>> {
+    let ids: Vec<Uuid> = done.iter().map(|(l, _)| l.job_id).collect();
+    let owners: Vec<&str> = done.iter().map(|(l, _)| l.owner.as_str()).collect();
+    let attempts: Vec<i32> = done.iter().map(|(l, _)| attempt(l)).collect();
+    let results: Vec<&Value> = done.iter().map(|(_, r)| r).collect();
+    let updated: Vec<Uuid> = sqlx::query_scalar(
+        "UPDATE jobs SET state = 'succeeded', result = d.result, finished_at = now(),
+             updated_at = now(), lease_expires_at = NULL
+         FROM unnest($1::uuid[], $2::text[], $3::int[], $4::jsonb[]) AS d(id, owner, attempt, result)
+         WHERE jobs.id = d.id AND jobs.lease_owner = d.owner AND jobs.attempt = d.attempt
+             AND jobs.state = 'running'
+         RETURNING jobs.id",
+    )
+    .bind(&ids)
+    .bind(&owners)
+    .bind(&attempts)
+    .bind(&results)
+    .fetch_all(pool)
+    .await
+    .map_err(QueueError::db("completing jobs"))?;
+    let updated: std::collections::HashSet<Uuid> = updated.into_iter().collect();
+    Ok(done
+        .iter()
+        .map(|(lease, _)| {
+            if updated.contains(&lease.job_id) {
+                Ok(())
+            } else {
+                Err(lost(lease))
+            }
+        })
+        .collect())
+}
+
+/// Records a failed attempt: back to `retrying` after `delay`, or `failed`.
+pub(super) async fn fail(
+    pool: &PgPool,
+    lease: &Lease,
+    error: JobError,
+    delay: Duration,
+) -> Result<FailOutcome> {
+    let row: Option<(String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(&format!(
+        "UPDATE jobs SET
+             state = CASE WHEN $4 AND attempt < max_attempts AND NOT cancel_requested
+                          THEN 'retrying' ELSE 'failed' END,
+             run_at = CASE WHEN $4 AND attempt < max_attempts AND NOT cancel_requested
+                           THEN now() + $5 * interval '1 microsecond' ELSE run_at END,
+             finished_at = CASE WHEN $4 AND attempt < max_attempts AND NOT cancel_requested
+                                THEN NULL ELSE now() END,
+             error = $6, updated_at = now(), lease_expires_at = NULL
+         WHERE {FENCE}
+         RETURNING state, run_at"
+    ))
+    .bind(lease.job_id)
+    .bind(&lease.owner)
+    .bind(attempt(lease))
+    .bind(error.retryable)
+    .bind(duration_micros(delay))
+    .bind(Json(&error))
+    .fetch_optional(pool)
+    .await
+    .map_err(QueueError::db("recording a failed attempt"))?;
+    match row {
+        None => Err(lost(lease)),
+        Some((state, run_at)) if state == "retrying" => Ok(FailOutcome::Retrying { run_at }),
+        Some(_) => Ok(FailOutcome::Failed),
+    }
+}
+
+/// The owner cancels: queued/retrying jobs end at once, running ones get a request.
+pub(super) async fn cancel(pool: &PgPool, id: Uuid, owner: &str) -> Result<Option<Job>> {
+    let row = sqlx::query(
+        "UPDATE jobs SET
+             state = CASE WHEN state IN ('queued', 'retrying') THEN 'cancelled' ELSE state END,
+             finished_at = CASE WHEN state IN ('queued', 'retrying') THEN now()
+                                ELSE finished_at END,
+             cancel_requested = (state = 'running') OR cancel_requested,
+             updated_at = CASE WHEN state IN ('queued', 'retrying', 'running') THEN now()
+                               ELSE updated_at END
+         WHERE id = $1 AND owner = $2
+         RETURNING *",
+    )
+    .bind(id)
+    .bind(owner)
+    .fetch_optional(pool)
+    .await
+    .map_err(QueueError::db("cancelling a job"))?;
+    row.as_ref().map(rows::job).transpose()
+}
+
+/// Expired leases: back to `retrying` (attempts left), else `failed`; a job whose owner
+/// asked to cancel ends `cancelled`.
+pub(super) async fn rescue_expired(pool: &PgPool) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE jobs SET
+             state = CASE WHEN cancel_requested THEN 'cancelled'
+                          WHEN attempt < max_attempts THEN 'retrying' ELSE 'failed' END,
+             finished_at = CASE WHEN cancel_requested OR attempt >= max_attempts
+                                THEN now() ELSE NULL END,
+             error = $1, run_at = now(), updated_at = now(), lease_expires_at = NULL
+         WHERE state = 'running' AND lease_expires_at < now()",
+    )
+    .bind(Json(lease_expired_error()))
+    .execute(pool)
+    .await
+    .map_err(QueueError::db("rescuing expired leases"))?;
+    if done.rows_affected() > 0 {
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(super::listen::CHANNEL)
+            .execute(pool)
+            .await
+            .map_err(QueueError::db("notifying workers"))?;
+    }
+    Ok(done.rows_affected())
+}
+
+/// Deletes up to `limit` terminal jobs finished before `before`; returns their ids.
+pub(super) async fn prune_chunk(
+    pool: &PgPool,
+    before: chrono::DateTime<chrono::Utc>,
+    limit: i64,
+) -> Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "DELETE FROM jobs WHERE id IN (
+             SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled')
+                 AND finished_at < $1 LIMIT $2)
+         RETURNING id",
+    )
+    .bind(before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+    .map_err(QueueError::db("pruning finished jobs"))
+}
