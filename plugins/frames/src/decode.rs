@@ -1,0 +1,31 @@
+//! The decoder interface the extractor drives, and the choice of decoder per codec.
+
+use crate::media::{Codec, Result, Rgb, VideoTrack};
+
+/// Decodes a track's samples in decode order.
+pub trait FrameDecoder {
+    /// Decodes one sample. Returns the picture it completes as RGB when `want` is set
+    /// (conversion costs time, so skipped pictures are left in the decoder's format).
+    fn decode(&mut self, sample: &[u8], want: bool) -> Result<Option<Rgb>>;
+
+    /// Forgets all state, before decoding from another keyframe.
+    fn reset(&mut self);
+}
+
+/// A decoder for the track's codec, set up from its codec configuration.
+pub fn decoder_for(track: &VideoTrack) -> Result<Box<dyn FrameDecoder>> {
+    Ok(match track.codec {
+        Codec::H264 => Box::new(crate::h264::H264::new(&track.codec_config)?),
+        Codec::Mjpeg => Box::new(crate::mjpeg::Mjpeg),
+    })
+}
+
+/// The codec profile for the result JSON, when the codec has one.
+pub fn profile(track: &VideoTrack) -> Option<String> {
+    match track.codec {
+        Codec::H264 => crate::h264::AvcConfig::parse(&track.codec_config)
+            .ok()
+            .map(|c| c.profile_name()),
+        Codec::Mjpeg => None,
+    }
+}

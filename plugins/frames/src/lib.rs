@@ -1,0 +1,27 @@
+//! The `frames` plugin: extracts frames from a video read by range from a host blob.
+//!
+//! The media modules know nothing of the SDK (they take `Read + Seek` and return RGB), so
+//! they are tested natively; `plugin` is the thin layer that talks to the host.
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod decode;
+pub mod encode;
+pub mod extract;
+pub mod h264;
+pub mod job;
+pub mod media;
+pub mod mjpeg;
+pub mod mp4;
+pub mod mp4_boxes;
+// Only in the component: natively the export symbols (`framepipe:plugin/step@0.1.0#run`)
+// are not valid linker-script names, and native builds are for tests.
+#[cfg(target_family = "wasm")]
+mod plugin;
+pub mod probe;
+pub mod rotate;
+pub mod scale;
+pub mod yuv;
+
+#[cfg(target_family = "wasm")]
+pub use plugin::Frames;

@@ -1,0 +1,75 @@
+//! Recognises the container from its first bytes and opens its video track.
+
+use crate::media::{MediaError, Result, VideoTrack};
+use std::io::{Read, Seek, SeekFrom};
+
+/// A container family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Container {
+    /// ISO base media / QuickTime.
+    Mp4,
+    /// Matroska or WebM.
+    Matroska,
+    /// RIFF AVI.
+    Avi,
+}
+
+/// Guesses the container from the first bytes of the file.
+pub fn sniff(head: &[u8]) -> Result<Container> {
+    if head.is_empty() {
+        return Err(MediaError::invalid("the video is empty (0 bytes)"));
+    }
+    if head.len() >= 8
+        && matches!(
+            &head[4..8],
+            b"ftyp" | b"moov" | b"mdat" | b"free" | b"wide" | b"skip"
+        )
+    {
+        return Ok(Container::Mp4);
+    }
+    if head.starts_with(&[0x1a, 0x45, 0xdf, 0xa3]) {
+        return Ok(Container::Matroska);
+    }
+    if head.len() >= 12 && &head[0..4] == b"RIFF" && &head[8..12] == b"AVI " {
+        return Ok(Container::Avi);
+    }
+    if head.starts_with(&[0, 0, 0, 1]) || head.starts_with(&[0, 0, 1]) {
+        return Err(MediaError::unsupported(
+            "raw H.264/H.265 streams without a container are not supported",
+        ));
+    }
+    Err(MediaError::invalid(
+        "not a video this plugin recognises: expected MP4/MOV, Matroska/WebM or AVI",
+    ))
+}
+
+/// Sniffs the container and indexes the video track.
+pub fn open<R: Read + Seek>(reader: &mut R, size: u64) -> Result<VideoTrack> {
+    let mut head = vec![0u8; size.min(16) as usize];
+    reader.seek(SeekFrom::Start(0))?;
+    reader.read_exact(&mut head)?;
+    match sniff(&head)? {
+        Container::Mp4 => crate::mp4::open(reader, size),
+        Container::Matroska => Err(MediaError::unsupported(
+            "Matroska/WebM is not supported yet",
+        )),
+        Container::Avi => Err(MediaError::unsupported("AVI is not supported yet")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs() {
+        assert_eq!(sniff(b"\0\0\0\x18ftypmp42"), Ok(Container::Mp4));
+        assert_eq!(sniff(&[0x1a, 0x45, 0xdf, 0xa3, 1]), Ok(Container::Matroska));
+        assert_eq!(sniff(b"RIFF\0\0\0\0AVI LIST"), Ok(Container::Avi));
+        assert!(matches!(sniff(b""), Err(MediaError::Invalid(_))));
+        assert!(matches!(
+            sniff(b"hello world, not a video"),
+            Err(MediaError::Invalid(_))
+        ));
+    }
+}

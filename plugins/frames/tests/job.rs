@@ -1,0 +1,157 @@
+//! The whole step natively: config in, artifacts and result JSON out, and bad inputs.
+
+mod common;
+use common::*;
+use frames::config::Config;
+use frames::job::{Sink, run};
+use frames::media::MediaError;
+use serde_json::Value;
+use std::fs::File;
+use std::io::BufReader;
+
+#[derive(Default, Debug)]
+struct Collect {
+    frames: Vec<(String, String, Vec<u8>)>,
+    progress: Vec<(usize, usize)>,
+}
+
+impl Sink for Collect {
+    type Error = MediaError;
+    fn frame(
+        &mut self,
+        i: usize,
+        n: usize,
+        name: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<(), MediaError> {
+        self.frames
+            .push((name.into(), media_type.into(), bytes.to_vec()));
+        self.progress.push((i + 1, n));
+        Ok(())
+    }
+    fn cancelled(&mut self) -> bool {
+        false
+    }
+}
+
+fn run_on(name: &str, config: &str) -> Result<(Value, Collect), MediaError> {
+    let path = fixture(name);
+    let size = std::fs::metadata(&path).unwrap().len();
+    let config: Config = serde_json::from_str(config).unwrap();
+    let mut sink = Collect::default();
+    let value = run(
+        BufReader::new(File::open(path).unwrap()),
+        size,
+        &config,
+        &mut sink,
+    )?;
+    Ok((value, sink))
+}
+
+#[test]
+fn metadata_and_jpeg_frames() {
+    let (v, sink) = run_on("h264-high-720p.mp4", r#"{"count": 4}"#).unwrap();
+    assert_eq!(v["container"], "mp4");
+    assert_eq!(v["codec"], "h264");
+    assert_eq!(v["profile"], "High");
+    assert_eq!(v["width"], 1280);
+    assert_eq!(v["height"], 720);
+    assert_eq!(v["rotation"], 0);
+    assert_eq!(v["fps"], 30.0);
+    assert_eq!(v["duration_seconds"], 10.0);
+    let frames = v["frames"].as_array().unwrap();
+    assert_eq!(frames.len(), 4);
+    assert_eq!(frames[1]["artifact"], "frame-1.jpg");
+    assert_eq!(frames[1]["requested_seconds"], 3.75);
+    assert_eq!(frames[1]["pts_seconds"], 2.0);
+    assert_eq!(frames[1]["keyframe"], true);
+    assert_eq!(sink.frames.len(), 4);
+    assert_eq!(sink.frames[0].1, "image/jpeg");
+    assert_eq!(&sink.frames[0].2[..2], &[0xff, 0xd8]);
+    assert_eq!(sink.progress.last(), Some(&(4, 4)));
+}
+
+#[test]
+fn exact_png_scaled_every_seconds() {
+    let cfg = r#"{"mode": "exact", "every_seconds": 3, "format": "png", "max_width": 640}"#;
+    let (v, sink) = run_on("h264-baseline-720p.mp4", cfg).unwrap();
+    let frames = v["frames"].as_array().unwrap();
+    let pts: Vec<f64> = frames
+        .iter()
+        .map(|f| f["pts_seconds"].as_f64().unwrap())
+        .collect();
+    assert_eq!(pts, vec![0.0, 3.0, 6.0, 9.0]);
+    assert_eq!(frames[1]["keyframe"], false);
+    assert_eq!(
+        (frames[0]["width"].as_u64(), frames[0]["height"].as_u64()),
+        (Some(640), Some(360))
+    );
+    assert_eq!(sink.frames[2].0, "frame-2.png");
+    assert_eq!(&sink.frames[2].2[1..4], b"PNG");
+}
+
+#[test]
+fn rotation_is_reported_and_applied() {
+    let (v, _) = run_on("h264-rotated-720p.mp4", r#"{"at_seconds": 0.5}"#).unwrap();
+    // ffmpeg 5.1 turns `rotate=90` into a matrix that ffprobe calls "rotation of 90
+    // degrees" (counter-clockwise); we report clockwise degrees, and ffmpeg's autorotated
+    // picture matches ours (see tests/h264.rs).
+    assert_eq!(v["rotation"], 270);
+    assert_eq!(
+        (
+            v["frames"][0]["width"].as_u64(),
+            v["frames"][0]["height"].as_u64()
+        ),
+        (Some(720), Some(1280))
+    );
+}
+
+#[test]
+fn limits() {
+    let err = run_on("h264-high-720p.mp4", r#"{"every_seconds": 0.05}"#).unwrap_err();
+    assert!(
+        matches!(&err, MediaError::Invalid(m) if m.contains("max_frames")),
+        "{err:?}"
+    );
+    let err = run_on("h264-high-720p.mp4", r#"{"at_seconds": 30}"#).unwrap_err();
+    assert!(
+        matches!(&err, MediaError::Invalid(m) if m.contains("past the end")),
+        "{err:?}"
+    );
+}
+
+fn invalid(name: &str, needle: &str) {
+    match run_on(name, r#"{"mode": "exact", "count": 3}"#) {
+        Err(MediaError::Invalid(m)) => {
+            assert!(m.contains(needle), "{name}: `{m}` lacks `{needle}`")
+        }
+        other => panic!(
+            "{name}: expected invalid input, got {:?}",
+            other.map(|(v, _)| v)
+        ),
+    }
+}
+
+#[test]
+fn corrupt_inputs_are_clear_errors() {
+    invalid("corrupt-empty.mp4", "empty");
+    invalid("corrupt-truncated.mp4", "truncated");
+    invalid("corrupt-truncated-mdat.mp4", "truncated");
+    invalid("corrupt-huge-dimensions.mp4", "65535x65535");
+    invalid("corrupt-text.mp4", "not a video");
+    // Flipped bytes: either an error or frames, never a panic.
+    let _ = run_on("corrupt-flipped.mp4", r#"{"mode": "exact", "count": 3}"#);
+}
+
+#[test]
+fn unsupported_codecs_are_named() {
+    match run_on("hevc-720p.mp4", r#"{"at_seconds": 0}"#) {
+        Err(MediaError::Unsupported(m)) => assert!(m.contains("hevc"), "{m}"),
+        other => panic!("{:?}", other.map(|(v, _)| v)),
+    }
+    match run_on("h264-fragmented-720p.mp4", r#"{"at_seconds": 0}"#) {
+        Err(MediaError::Unsupported(m)) => assert!(m.contains("fragmented"), "{m}"),
+        other => panic!("{:?}", other.map(|(v, _)| v)),
+    }
+}
