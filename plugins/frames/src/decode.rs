@@ -1,6 +1,6 @@
 //! The decoder interface the extractor drives, and the choice of decoder per codec.
 
-use crate::media::{Codec, Result, Rgb, VideoTrack};
+use crate::media::{Codec, MediaError, Result, Rgb, VideoTrack};
 
 /// Decodes a track's samples in decode order.
 pub trait FrameDecoder {
@@ -17,6 +17,12 @@ pub fn decoder_for(track: &VideoTrack) -> Result<Box<dyn FrameDecoder>> {
     Ok(match track.codec {
         Codec::H264 => Box::new(crate::h264::H264::new(&track.codec_config)?),
         Codec::Mjpeg => Box::new(crate::mjpeg::Mjpeg),
+        other => {
+            return Err(MediaError::unsupported(format!(
+                "codec {} is not supported yet",
+                other.name()
+            )));
+        }
     })
 }
 
@@ -26,6 +32,6 @@ pub fn profile(track: &VideoTrack) -> Option<String> {
         Codec::H264 => crate::h264::AvcConfig::parse(&track.codec_config)
             .ok()
             .map(|c| c.profile_name()),
-        Codec::Mjpeg => None,
+        Codec::Mjpeg | Codec::Vp9 | Codec::Av1 => None,
     }
 }

@@ -6,12 +6,14 @@
 
 pub mod config;
 pub mod decode;
+pub mod ebml;
 pub mod encode;
 pub mod extract;
 pub mod h264;
 pub mod job;
 pub mod media;
 pub mod mjpeg;
+pub mod mkv;
 pub mod mp4;
 pub mod mp4_boxes;
 // Only in the component: natively the export symbols (`framepipe:plugin/step@0.1.0#run`)

@@ -60,6 +60,10 @@ pub enum Codec {
     H264,
     /// Motion JPEG: every sample is a JPEG image.
     Mjpeg,
+    /// VP9.
+    Vp9,
+    /// AV1.
+    Av1,
 }
 
 impl Codec {
@@ -68,6 +72,8 @@ impl Codec {
         match self {
             Codec::H264 => "h264",
             Codec::Mjpeg => "mjpeg",
+            Codec::Vp9 => "vp9",
+            Codec::Av1 => "av1",
         }
     }
 }

@@ -144,7 +144,7 @@ fn parse_moov(moov: &[u8], file_size: u64) -> Result<VideoTrack> {
                     MediaError::invalid("H.264 track without its decoder configuration (avcC)")
                 })?
                 .to_vec(),
-            Codec::Mjpeg => Vec::new(),
+            Codec::Mjpeg | Codec::Vp9 | Codec::Av1 => Vec::new(),
         };
         return Ok(VideoTrack {
             container: "mp4",

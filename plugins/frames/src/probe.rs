@@ -50,9 +50,7 @@ pub fn open<R: Read + Seek>(reader: &mut R, size: u64) -> Result<VideoTrack> {
     reader.read_exact(&mut head)?;
     match sniff(&head)? {
         Container::Mp4 => crate::mp4::open(reader, size),
-        Container::Matroska => Err(MediaError::unsupported(
-            "Matroska/WebM is not supported yet",
-        )),
+        Container::Matroska => crate::mkv::open(reader, size),
         Container::Avi => Err(MediaError::unsupported("AVI is not supported yet")),
     }
 }

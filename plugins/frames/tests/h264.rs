@@ -61,3 +61,21 @@ fn psnr_tells_neighbouring_frames_apart() {
     let p = psnr(&got.rgb, &reference("h264-high-720p.mp4", 120));
     assert!(p < 30.0, "frame 150 vs 120: {p:.2} dB");
 }
+
+#[test]
+fn mjpeg_in_matroska() {
+    check("mjpeg-720p.mkv", 5.0, Mode::Exact, 150, 5.0);
+    check("mjpeg-720p.mkv", 5.0, Mode::Keyframe, 150, 5.0);
+    check("vtest-mjpeg.mkv", 30.0, Mode::Exact, 300, 30.0);
+    check("vtest-mjpeg.mkv", 60.0, Mode::Exact, 600, 60.0);
+}
+
+#[test]
+fn mjpeg_420_differs_only_by_chroma_upsampling() {
+    // zune-jpeg interpolates chroma like libjpeg; ffmpeg's rgb24 conversion repeats it.
+    // On testsrc2's saturated edges that costs ~30 dB, so the bar here is lower.
+    let got = extract("mjpeg420-720p.mkv", 5.0, Mode::Exact).unwrap();
+    let p = psnr(&got.rgb, &reference("mjpeg420-720p.mkv", 150));
+    println!("mjpeg420-720p.mkv t=5: PSNR {p:.2} dB");
+    assert!(p >= 28.0, "PSNR {p:.2}");
+}
