@@ -55,6 +55,37 @@ impl PreparedJob {
     }
 }
 
+impl PreparedJob {
+    /// The job as stored by a fresh insert at `at`.
+    pub(crate) fn into_job(self, at: chrono::DateTime<chrono::Utc>) -> crate::model::Job {
+        let job = self.job;
+        crate::model::Job {
+            id: self.id,
+            owner: job.owner,
+            pipeline: job.pipeline,
+            lane: job.lane,
+            priority: job.priority,
+            state: crate::model::JobState::Queued,
+            attempt: 0,
+            max_attempts: job.max_attempts,
+            input: job.input,
+            params: job.params,
+            result: None,
+            error: None,
+            progress: None,
+            cancel_requested: false,
+            idempotency_key: job.idempotency_key,
+            lease_owner: None,
+            lease_expires_at: None,
+            created_at: at,
+            updated_at: at,
+            started_at: None,
+            finished_at: None,
+            run_at: at,
+        }
+    }
+}
+
 /// Converts a lease duration to whole microseconds for SQL arithmetic.
 pub(crate) fn duration_micros(duration: std::time::Duration) -> i64 {
     i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)

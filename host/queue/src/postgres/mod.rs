@@ -4,6 +4,7 @@
 //! writes are fenced, timestamps come from the database clock. In-process state only
 //! speeds things up (the LISTEN task that wakes idle workers).
 
+mod gather;
 mod lead;
 mod listen;
 mod ops;
@@ -22,6 +23,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use self::gather::Gatherer;
 use self::lead::Leadership;
 use crate::error::{QueueError, Result};
 use crate::keys::{KeyInfo, hash_secret, new_secret};
@@ -51,6 +53,7 @@ impl Drop for Shared {
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    gatherer: Gatherer,
     wake: Arc<Notify>,
     shared: Arc<Shared>,
 }
@@ -76,6 +79,7 @@ impl PgStore {
         let wake = Arc::new(Notify::new());
         let listener = listen::spawn(pool.clone(), wake.clone());
         Ok(PgStore {
+            gatherer: Gatherer::spawn(pool.clone()),
             pool,
             wake,
             shared: Arc::new(Shared {
@@ -88,7 +92,7 @@ impl PgStore {
 
     /// See [`crate::Store::enqueue`].
     pub(crate) async fn enqueue(&self, job: PreparedJob) -> Result<Enqueued> {
-        ops::enqueue(&self.pool, job).await
+        self.gatherer.enqueue(job).await
     }
 
     /// See [`crate::Store::claim`].

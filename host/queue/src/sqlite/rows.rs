@@ -27,7 +27,7 @@ fn corrupt(id: &str, reason: impl std::fmt::Display) -> QueueError {
     }
 }
 
-fn time(id: &str, column: &str, value: i64) -> Result<DateTime<Utc>> {
+pub(super) fn time(id: &str, column: &str, value: i64) -> Result<DateTime<Utc>> {
     DateTime::from_timestamp_micros(value)
         .ok_or_else(|| corrupt(id, format!("{column} out of range: {value}")))
 }
