@@ -17,6 +17,7 @@ pub fn decoder_for(track: &VideoTrack) -> Result<Box<dyn FrameDecoder>> {
     Ok(match track.codec {
         Codec::H264 => Box::new(crate::h264::H264::new(&track.codec_config)?),
         Codec::Mjpeg => Box::new(crate::mjpeg::Mjpeg),
+        Codec::Vp9 => Box::new(crate::vp9::Vp9::new()),
         other => {
             return Err(MediaError::unsupported(format!(
                 "codec {} is not supported yet",

@@ -34,8 +34,6 @@ pub struct Extractor<'t, R> {
     shown: Vec<u32>,
     /// `(keyframe the decoder started from, last sample decoded)`.
     position: Option<(usize, usize)>,
-    /// The last picture returned, for repeated requests of the same sample.
-    last: Option<(usize, Rgb)>,
     buf: Vec<u8>,
 }
 
@@ -59,7 +57,6 @@ impl<'t, R: Read + Seek> Extractor<'t, R> {
             decoder,
             shown,
             position: None,
-            last: None,
             buf: Vec::new(),
         })
     }
@@ -123,11 +120,6 @@ impl<'t, R: Read + Seek> Extractor<'t, R> {
         start: usize,
         cancelled: &mut dyn FnMut() -> bool,
     ) -> Result<Rgb> {
-        if let Some((i, rgb)) = &self.last
-            && *i == target
-        {
-            return Ok(rgb.clone());
-        }
         let from = match self.position {
             Some((key, last)) if key == start && last < target => last + 1,
             _ => {
@@ -142,10 +134,10 @@ impl<'t, R: Read + Seek> Extractor<'t, R> {
             }
             self.read_sample(i)?;
             let want = i == target;
-            let picture = self
-                .decoder
-                .decode(&self.buf, want)
-                .inspect_err(|_| self.position = None)?;
+            let picture = self.decoder.decode(&self.buf, want).map_err(|e| {
+                self.position = None;
+                self.at_sample(i, e)
+            })?;
             self.position = Some((start, i));
             if want {
                 let rgb = picture.ok_or_else(|| {
@@ -153,11 +145,19 @@ impl<'t, R: Read + Seek> Extractor<'t, R> {
                         "sample {target} did not decode to a picture (corrupt stream?)"
                     ))
                 })?;
-                self.last = Some((target, rgb.clone()));
                 return Ok(rgb);
             }
         }
         Err(MediaError::invalid("no sample to decode"))
+    }
+
+    /// Says which sample (and time) a decoding error belongs to.
+    fn at_sample(&self, i: usize, e: MediaError) -> MediaError {
+        let pts = self.track.samples[i].pts as f64 / f64::from(self.track.timescale);
+        match e {
+            MediaError::Invalid(m) => MediaError::Invalid(format!("{m} (frame {i} at {pts:.3} s)")),
+            other => other,
+        }
     }
 
     /// Reads sample `i` into `self.buf`, checking it lies inside the file.

@@ -23,6 +23,7 @@ mod plugin;
 pub mod probe;
 pub mod rotate;
 pub mod scale;
+pub mod vp9;
 pub mod yuv;
 
 #[cfg(target_family = "wasm")]

@@ -79,3 +79,10 @@ fn mjpeg_420_differs_only_by_chroma_upsampling() {
     println!("mjpeg420-720p.mkv t=5: PSNR {p:.2} dB");
     assert!(p >= 28.0, "PSNR {p:.2}");
 }
+
+#[test]
+fn vp9_in_webm() {
+    check("vp9-720p.webm", 0.0, Mode::Keyframe, 0, 0.0);
+    check("vp9-720p.webm", 5.0, Mode::Keyframe, 120, 4.0);
+    check("vp9-720p.webm", 5.0, Mode::Exact, 150, 5.0);
+}
