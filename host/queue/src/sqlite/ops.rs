@@ -99,11 +99,14 @@ pub(super) async fn claim(
     lease_for: Duration,
 ) -> Result<Vec<Claimed>> {
     let now = now_micros();
-    // The predicate repeats the partial index's `state IN (...)` verbatim so SQLite uses it.
-    let lane_filter = if lanes.is_empty() {
-        ""
-    } else {
-        "AND lane IN (SELECT value FROM json_each(?5))"
+    // The predicate repeats the partial indexes' `state IN (...)` verbatim so SQLite can
+    // use them. One lane: `jobs_claim` yields rows in claim order. Several lanes or all:
+    // walk `jobs_claim_any_lane` in claim order (`+lane` keeps the planner from picking
+    // the lane index and sorting every waiting job of those lanes).
+    let lane_filter = match lanes.len() {
+        0 => "",
+        1 => "AND lane = ?5 ->> '$[0]'",
+        _ => "AND +lane IN (SELECT value FROM json_each(?5))",
     };
     let sql = format!(
         "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = ?1,
