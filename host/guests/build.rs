@@ -7,9 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Guest workspaces, relative to the repository root, and the components each produces.
-const WORKSPACES: &[(&str, &[&str])] = &[
-    ("plugins", &["noop", "checksum", "chaos"]),
-];
+const WORKSPACES: &[(&str, &[&str])] = &[("plugins", &["noop", "checksum", "chaos"])];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -19,17 +17,24 @@ fn main() {
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
     println!("cargo:rerun-if-env-changed=FRAMEPIPE_GUEST_TARGET_DIR");
 
-    let mut listing = String::from("/// Every component this crate embeds, by name.\npub static ALL: &[(&str, &[u8])] = &[\n");
+    let mut listing = String::from(
+        "/// Every component this crate embeds, by name.\npub static ALL: &[(&str, &[u8])] = &[\n",
+    );
     for (workspace, components) in WORKSPACES {
         let dir = root.join(workspace);
         println!("cargo:rerun-if-changed={}", dir.display());
         build_workspace(&dir, &target_dir);
         for name in *components {
-            let built = target_dir.join("wasm32-wasip2/release").join(format!("{}.wasm", name.replace('-', "_")));
+            let built = target_dir
+                .join("wasm32-wasip2/release")
+                .join(format!("{}.wasm", name.replace('-', "_")));
             let copy = out_dir.join(format!("{name}.wasm"));
             std::fs::copy(&built, &copy)
                 .unwrap_or_else(|e| panic!("{} was not built: {e}", built.display()));
-            listing.push_str(&format!("    ({name:?}, include_bytes!({:?})),\n", copy.display().to_string()));
+            listing.push_str(&format!(
+                "    ({name:?}, include_bytes!({:?})),\n",
+                copy.display().to_string()
+            ));
         }
     }
     listing.push_str("];\n");
@@ -42,7 +47,10 @@ fn guest_target_dir(out_dir: &Path) -> PathBuf {
         return PathBuf::from(dir);
     }
     // OUT_DIR is <target>/[<triple>/]<profile>/build/<pkg>-<hash>/out.
-    let build = out_dir.ancestors().find(|p| p.file_name().is_some_and(|n| n == "build")).unwrap();
+    let build = out_dir
+        .ancestors()
+        .find(|p| p.file_name().is_some_and(|n| n == "build"))
+        .unwrap();
     let profile_dir = build.parent().unwrap();
     let mut target = profile_dir.parent().unwrap().to_path_buf();
     if target.join("CACHEDIR.TAG").exists() || target.ends_with("target") {

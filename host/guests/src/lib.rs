@@ -6,7 +6,9 @@ include!(concat!(env!("OUT_DIR"), "/components.rs"));
 
 /// The component of that name, if this build embeds it.
 pub fn get(name: &str) -> Option<&'static [u8]> {
-    ALL.iter().find(|(n, _)| *n == name).map(|(_, bytes)| *bytes)
+    ALL.iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, bytes)| *bytes)
 }
 
 /// Plugins the server loads by default (test-only plugins such as `chaos` excluded).

@@ -76,7 +76,10 @@ impl Plugin for Chaos {
                 }
             }
             Mode::LogFlood => loop {
-                ctx.log(LogLevel::Info, "flooding the log with a line that is not short at all ........");
+                ctx.log(
+                    LogLevel::Info,
+                    "flooding the log with a line that is not short at all ........",
+                );
             },
             Mode::ReadPastEnd => {
                 let blob = ctx.input("input")?;
@@ -97,8 +100,9 @@ impl Plugin for Chaos {
 #[inline(never)]
 #[allow(unconditional_recursion)]
 fn recurse(n: u64) -> u64 {
-    let pad = std::hint::black_box([n; 16]);
-    recurse(n + 1) + pad[3]
+    // Scalars only, so the frames live on the engine's stack (not the guest's shadow stack
+    // in linear memory), and black_box keeps LLVM from turning this into a loop.
+    std::hint::black_box(recurse(std::hint::black_box(n + 1))) + n
 }
 
 framepipe_plugin_sdk::export!(Chaos);

@@ -30,19 +30,25 @@ impl Plugin for Checksum {
     type Config = Config;
 
     fn describe() -> Descriptor {
-        Descriptor::new("checksum", env!("CARGO_PKG_VERSION"), "Reads an input by range and reports its checksum.")
-            .config_schema(
-                r#"{"type":"object","additionalProperties":false,"properties":{
+        Descriptor::new(
+            "checksum",
+            env!("CARGO_PKG_VERSION"),
+            "Reads an input by range and reports its checksum.",
+        )
+        .config_schema(
+            r#"{"type":"object","additionalProperties":false,"properties":{
                     "algorithm":{"enum":["sha256","bytesum"]},
                     "chunk_bytes":{"type":"integer","minimum":4096,"maximum":4194304}}}"#,
-            )
-            .input(Port::new("input", &["*/*"], "The bytes to check."))
-            .min_memory_mib(8)
+        )
+        .input(Port::new("input", &["*/*"], "The bytes to check."))
+        .min_memory_mib(8)
     }
 
     fn run(ctx: &mut Context, config: Config) -> Result<Value, StepError> {
         if !(4096..=4 << 20).contains(&config.chunk_bytes) {
-            return Err(StepError::invalid_input("chunk_bytes must be from 4096 to 4194304"));
+            return Err(StepError::invalid_input(
+                "chunk_bytes must be from 4096 to 4194304",
+            ));
         }
         let blob = ctx.input("input")?;
         let size = blob.size();
@@ -54,8 +60,16 @@ impl Plugin for Checksum {
             let chunk = blob.read_at(offset, config.chunk_bytes as usize)?;
             match config.algorithm.as_str() {
                 "sha256" => sha.update(&chunk),
-                "bytesum" => sum = chunk.iter().fold(sum, |acc, &b| acc.wrapping_add(u64::from(b))),
-                other => return Err(StepError::invalid_input(format!("unknown algorithm `{other}`"))),
+                "bytesum" => {
+                    sum = chunk
+                        .iter()
+                        .fold(sum, |acc, &b| acc.wrapping_add(u64::from(b)))
+                }
+                other => {
+                    return Err(StepError::invalid_input(format!(
+                        "unknown algorithm `{other}`"
+                    )));
+                }
             }
             offset += chunk.len() as u64;
             reads += 1;
@@ -68,7 +82,9 @@ impl Plugin for Checksum {
             "sha256" => hex(&sha.finalize()),
             _ => sum.to_string(),
         };
-        Ok(json!({ "algorithm": config.algorithm, "bytes": size, "reads": reads, "digest": digest }))
+        Ok(
+            json!({ "algorithm": config.algorithm, "bytes": size, "reads": reads, "digest": digest }),
+        )
     }
 }
 

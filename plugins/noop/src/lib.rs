@@ -10,10 +10,14 @@ impl Plugin for Noop {
     type Config = Value;
 
     fn describe() -> Descriptor {
-        Descriptor::new("noop", env!("CARGO_PKG_VERSION"), "Does nothing; echoes its config.")
-            .config_schema(r#"{"type":"object"}"#)
-            .input(Port::new("input", &["*/*"], "Any input; not read.").optional())
-            .min_memory_mib(1)
+        Descriptor::new(
+            "noop",
+            env!("CARGO_PKG_VERSION"),
+            "Does nothing; echoes its config.",
+        )
+        .config_schema(r#"{"type":"object"}"#)
+        .input(Port::new("input", &["*/*"], "Any input; not read.").optional())
+        .min_memory_mib(1)
     }
 
     fn run(ctx: &mut Context, config: Value) -> Result<Value, StepError> {

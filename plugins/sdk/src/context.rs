@@ -47,11 +47,18 @@ impl Context {
 
     /// Starts an output artifact.
     pub fn create_artifact(&mut self, name: &str, media_type: &str) -> Result<Artifact, StepError> {
-        host::create_artifact(name, media_type).map(Artifact::new).map_err(io_error)
+        host::create_artifact(name, media_type)
+            .map(Artifact::new)
+            .map_err(io_error)
     }
 
     /// Writes a whole artifact at once.
-    pub fn write_artifact(&mut self, name: &str, media_type: &str, bytes: &[u8]) -> Result<(), StepError> {
+    pub fn write_artifact(
+        &mut self,
+        name: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<(), StepError> {
         let mut artifact = self.create_artifact(name, media_type)?;
         artifact.write_all_bytes(bytes)?;
         artifact.finish()
@@ -91,6 +98,10 @@ impl Context {
 
     /// Returns a `cancelled` error once the job has been cancelled; call it between units of work.
     pub fn check_cancelled(&self) -> Result<(), StepError> {
-        if self.is_cancelled() { Err(StepError::cancelled()) } else { Ok(()) }
+        if self.is_cancelled() {
+            Err(StepError::cancelled())
+        } else {
+            Ok(())
+        }
     }
 }

@@ -30,7 +30,10 @@ pub struct StepError {
 impl StepError {
     /// A failure of the given kind.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        StepError { kind, message: message.into() }
+        StepError {
+            kind,
+            message: message.into(),
+        }
     }
     /// The input or config is wrong.
     pub fn invalid_input(message: impl Into<String>) -> Self {
@@ -71,7 +74,10 @@ impl From<StepError> for wit::StepError {
             ErrorKind::Cancelled => wit::ErrorKind::Cancelled,
             ErrorKind::Internal => wit::ErrorKind::Internal,
         };
-        wit::StepError { kind, message: e.message }
+        wit::StepError {
+            kind,
+            message: e.message,
+        }
     }
 }
 

@@ -22,7 +22,10 @@ pub struct Response {
 impl Response {
     /// The first header of that name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -52,11 +55,17 @@ impl From<HttpError> for StepError {
 }
 
 fn error(message: impl Into<String>) -> HttpError {
-    HttpError { message: message.into(), denied: false }
+    HttpError {
+        message: message.into(),
+        denied: false,
+    }
 }
 
 fn from_code(code: ErrorCode) -> HttpError {
-    let denied = matches!(code, ErrorCode::HttpRequestDenied | ErrorCode::DestinationIpProhibited);
+    let denied = matches!(
+        code,
+        ErrorCode::HttpRequestDenied | ErrorCode::DestinationIpProhibited
+    );
     let message = match code {
         ErrorCode::InternalError(Some(m)) => m,
         other => format!("{other:?}"),
@@ -70,8 +79,14 @@ pub fn get(url: &str, max_bytes: usize) -> Result<Response, HttpError> {
 }
 
 /// GETs `url` with extra request headers (e.g. `range`) and reads at most `max_bytes`.
-pub fn get_with_headers(url: &str, headers: &[(&str, &str)], max_bytes: usize) -> Result<Response, HttpError> {
-    let (scheme, rest) = url.split_once("://").ok_or_else(|| error(format!("not an absolute URL: {url}")))?;
+pub fn get_with_headers(
+    url: &str,
+    headers: &[(&str, &str)],
+    max_bytes: usize,
+) -> Result<Response, HttpError> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| error(format!("not an absolute URL: {url}")))?;
     let scheme = match scheme.to_ascii_lowercase().as_str() {
         "http" => Scheme::Http,
         "https" => Scheme::Https,
@@ -80,7 +95,13 @@ pub fn get_with_headers(url: &str, headers: &[(&str, &str)], max_bytes: usize) -
     let split = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(split);
     let path = path.split('#').next().unwrap_or("");
-    let path = if path.is_empty() { "/".to_owned() } else if path.starts_with('?') { format!("/{path}") } else { path.to_owned() };
+    let path = if path.is_empty() {
+        "/".to_owned()
+    } else if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path.to_owned()
+    };
 
     let fields = Fields::new();
     for (name, value) in headers {
@@ -109,16 +130,27 @@ pub fn get_with_headers(url: &str, headers: &[(&str, &str)], max_bytes: usize) -
         .headers()
         .entries()
         .into_iter()
-        .map(|(n, v)| (n.to_ascii_lowercase(), String::from_utf8_lossy(&v).into_owned()))
+        .map(|(n, v)| {
+            (
+                n.to_ascii_lowercase(),
+                String::from_utf8_lossy(&v).into_owned(),
+            )
+        })
         .collect();
-    let body = response.consume().map_err(|()| error("body already taken"))?;
-    let stream = body.stream().map_err(|()| error("body stream already taken"))?;
+    let body = response
+        .consume()
+        .map_err(|()| error("body already taken"))?;
+    let stream = body
+        .stream()
+        .map_err(|()| error("body stream already taken"))?;
     let mut data = Vec::new();
     loop {
         match stream.blocking_read(64 << 10) {
             Ok(chunk) => {
                 if data.len() + chunk.len() > max_bytes {
-                    return Err(error(format!("response body larger than {max_bytes} bytes")));
+                    return Err(error(format!(
+                        "response body larger than {max_bytes} bytes"
+                    )));
                 }
                 data.extend_from_slice(&chunk);
             }
@@ -130,5 +162,9 @@ pub fn get_with_headers(url: &str, headers: &[(&str, &str)], max_bytes: usize) -
     }
     drop(stream);
     let _ = IncomingBody::finish(body);
-    Ok(Response { status, headers, body: data })
+    Ok(Response {
+        status,
+        headers,
+        body: data,
+    })
 }

@@ -58,7 +58,12 @@ impl Blob {
 
     /// A buffered `Read + Seek` view, for demuxers and decoders that want one.
     pub fn reader(&self) -> BlobReader<'_> {
-        BlobReader { blob: self, pos: 0, buf: Vec::new(), buf_start: 0 }
+        BlobReader {
+            blob: self,
+            pos: 0,
+            buf: Vec::new(),
+            buf_start: 0,
+        }
     }
 }
 
@@ -89,7 +94,10 @@ impl Read for BlobReader<'_> {
                 self.pos += data.len() as u64;
                 return Ok(data.len());
             }
-            self.buf = self.blob.read_at(self.pos, WINDOW).map_err(|e| io::Error::other(e.message))?;
+            self.buf = self
+                .blob
+                .read_at(self.pos, WINDOW)
+                .map_err(|e| io::Error::other(e.message))?;
             self.buf_start = self.pos;
         }
         let start = (self.pos - self.buf_start) as usize;
@@ -107,7 +115,8 @@ impl Seek for BlobReader<'_> {
             SeekFrom::End(d) => self.blob.size.checked_add_signed(d),
             SeekFrom::Current(d) => self.pos.checked_add_signed(d),
         };
-        self.pos = next.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before start"))?;
+        self.pos =
+            next.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before start"))?;
         Ok(self.pos)
     }
 }
@@ -138,7 +147,8 @@ impl Artifact {
 
 impl Write for Artifact {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.write_all_bytes(bytes).map_err(|e| io::Error::other(e.message))?;
+        self.write_all_bytes(bytes)
+            .map_err(|e| io::Error::other(e.message))?;
         Ok(bytes.len())
     }
     fn flush(&mut self) -> io::Result<()> {

@@ -183,7 +183,11 @@ impl<T: Plugin> bindings::exports::framepipe::plugin::step::Guest for Shim<T> {
     }
 
     fn run(config: String) -> Result<String, wit::StepError> {
-        let text = if config.trim().is_empty() { "{}" } else { config.as_str() };
+        let text = if config.trim().is_empty() {
+            "{}"
+        } else {
+            config.as_str()
+        };
         let config: T::Config = serde_json::from_str(text)
             .map_err(|e| StepError::invalid_input(format!("config: {e}")))?;
         let mut ctx = Context::new();

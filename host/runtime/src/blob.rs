@@ -1,0 +1,98 @@
+//! Host-owned inputs that a plugin reads by range.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Bytes a plugin may read by range. Implementations must be cheap to call repeatedly.
+pub trait BlobSource: Send + Sync {
+    /// Size in bytes.
+    fn size(&self) -> u64;
+    /// Reads up to `len` bytes at `offset` into a new buffer (shorter only at the end).
+    fn read_at(&self, offset: u64, len: usize) -> io::Result<Vec<u8>>;
+}
+
+/// A local file read with positioned reads; the file is never loaded whole.
+pub struct FileBlob {
+    file: File,
+    size: u64,
+}
+
+impl FileBlob {
+    /// Opens `path` for range reads.
+    pub fn open(path: &Path) -> io::Result<Self> {
+        let file = File::open(path)?;
+        let size = file.metadata()?.len();
+        Ok(FileBlob { file, size })
+    }
+}
+
+impl BlobSource for FileBlob {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn read_at(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        let len = len.min(self.size.saturating_sub(offset) as usize);
+        let mut buf = vec![0u8; len];
+        let mut filled = 0;
+        while filled < len {
+            match self
+                .file
+                .read_at(&mut buf[filled..], offset + filled as u64)
+            {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        buf.truncate(filled);
+        Ok(buf)
+    }
+}
+
+impl BlobSource for Vec<u8> {
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+
+    fn read_at(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        let start = (offset as usize).min(self.len());
+        let end = start.saturating_add(len).min(self.len());
+        Ok(self[start..end].to_vec())
+    }
+}
+
+/// A named input of a step run.
+#[derive(Clone)]
+pub struct Input {
+    /// The port name the plugin opens it by, e.g. `video`.
+    pub name: String,
+    /// Media type, e.g. `video/mp4`.
+    pub media_type: String,
+    /// Where the bytes come from.
+    pub source: Arc<dyn BlobSource>,
+}
+
+impl Input {
+    /// An input backed by a local file.
+    pub fn file(name: &str, path: &Path, media_type: &str) -> io::Result<Self> {
+        Ok(Input {
+            name: name.to_owned(),
+            media_type: media_type.to_owned(),
+            source: Arc::new(FileBlob::open(path)?),
+        })
+    }
+
+    /// An input backed by bytes in memory (small inputs, tests).
+    pub fn bytes(name: &str, bytes: Vec<u8>, media_type: &str) -> Self {
+        Input {
+            name: name.to_owned(),
+            media_type: media_type.to_owned(),
+            source: Arc::new(bytes),
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! Every way loading a plugin or running a step can fail, each with a code a client can
+//! switch on. Limits name the limit and the observed value.
+
+use std::time::Duration;
+
+const MIB: f64 = 1048576.0;
+
+/// Why a step run failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StepFailure {
+    /// The instance asked for more linear memory than its cap.
+    #[error("memory limit exceeded: cap {} MiB, requested {:.0} MiB", cap_bytes >> 20, *requested_bytes as f64 / MIB)]
+    MemoryLimit {
+        /// The cap.
+        cap_bytes: u64,
+        /// The total the refused growth would have reached.
+        requested_bytes: u64,
+    },
+    /// The CPU budget (fuel) ran out.
+    #[error("cpu budget exceeded: all {budget} fuel used")]
+    CpuBudget {
+        /// The budget in fuel units.
+        budget: u64,
+    },
+    /// The wall-clock deadline passed.
+    #[error("deadline exceeded after {:.2} s", elapsed.as_secs_f64())]
+    Deadline {
+        /// How long the run had been going.
+        elapsed: Duration,
+    },
+    /// The step wrote more output (artifacts + result) than allowed.
+    #[error("output limit exceeded: cap {cap} bytes, attempted {attempted} bytes")]
+    OutputLimit {
+        /// The cap.
+        cap: u64,
+        /// The total the step tried to reach.
+        attempted: u64,
+    },
+    /// The step logged more than allowed.
+    #[error("log limit exceeded: cap {cap} bytes")]
+    LogLimit {
+        /// The cap.
+        cap: u64,
+    },
+    /// The guest's call stack overflowed (usually unbounded recursion).
+    #[error("stack overflow in plugin (unbounded recursion?)")]
+    StackOverflow,
+    /// The guest panicked.
+    #[error("plugin panicked: {message}")]
+    Panicked {
+        /// The panic message the guest printed, if any.
+        message: String,
+    },
+    /// The guest trapped for another reason.
+    #[error("plugin trapped: {message}")]
+    Trapped {
+        /// The trap.
+        message: String,
+    },
+    /// The job was cancelled while the step ran.
+    #[error("cancelled")]
+    Cancelled,
+    /// The config given to the step does not fit the plugin's schema.
+    #[error("invalid config: {0}")]
+    InvalidConfig(String),
+    /// The plugin returned an expected failure.
+    #[error("{message}")]
+    Plugin {
+        /// Its kind, as the plugin said.
+        kind: PluginErrorKind,
+        /// Its message.
+        message: String,
+    },
+    /// The host itself failed (I/O, instantiation).
+    #[error("host error: {0}")]
+    Host(String),
+}
+
+/// The kinds of expected failure a plugin can return (mirrors the WIT `error-kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PluginErrorKind {
+    /// Wrong input or config.
+    InvalidInput,
+    /// Valid but unsupported input.
+    Unsupported,
+    /// Temporarily unavailable; retryable.
+    Unavailable,
+    /// The plugin saw the job's cancellation.
+    Cancelled,
+    /// A bug in the plugin.
+    Internal,
+}
+
+impl StepFailure {
+    /// A stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StepFailure::MemoryLimit { .. } => "MEMORY_LIMIT_EXCEEDED",
+            StepFailure::CpuBudget { .. } => "CPU_BUDGET_EXCEEDED",
+            StepFailure::Deadline { .. } => "DEADLINE_EXCEEDED",
+            StepFailure::OutputLimit { .. } => "OUTPUT_LIMIT_EXCEEDED",
+            StepFailure::LogLimit { .. } => "LOG_LIMIT_EXCEEDED",
+            StepFailure::StackOverflow => "STACK_OVERFLOW",
+            StepFailure::Panicked { .. } => "PLUGIN_PANICKED",
+            StepFailure::Trapped { .. } => "PLUGIN_TRAPPED",
+            StepFailure::Cancelled => "CANCELLED",
+            StepFailure::InvalidConfig(_) => "INVALID_CONFIG",
+            StepFailure::Plugin { kind, .. } => match kind {
+                PluginErrorKind::InvalidInput => "INVALID_INPUT",
+                PluginErrorKind::Unsupported => "UNSUPPORTED",
+                PluginErrorKind::Unavailable => "UNAVAILABLE",
+                PluginErrorKind::Cancelled => "CANCELLED",
+                PluginErrorKind::Internal => "PLUGIN_ERROR",
+            },
+            StepFailure::Host(_) => "HOST_ERROR",
+        }
+    }
+
+    /// Whether running the job again may succeed.
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self,
+            StepFailure::Plugin {
+                kind: PluginErrorKind::Unavailable,
+                ..
+            } | StepFailure::Host(_)
+        )
+    }
+}
+
+/// Why a component could not be loaded as a plugin.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LoadError {
+    /// Not WebAssembly at all.
+    #[error("not a WebAssembly binary: {0}")]
+    NotWasm(String),
+    /// A core module, not a component.
+    #[error(
+        "this is a core WebAssembly module, not a component: build for wasm32-wasip2 (or wrap it with `wasm-tools component new`)"
+    )]
+    CoreModule,
+    /// The component does not export what the world requires.
+    #[error("component does not implement the framepipe:plugin world: {0}")]
+    MissingExport(String),
+    /// The component targets a version of the WIT package this host cannot serve.
+    #[error("plugin targets framepipe:plugin@{plugin}; this host offers framepipe:plugin@{host}")]
+    IncompatibleVersion {
+        /// The version the plugin was built against.
+        plugin: String,
+        /// The version the host implements.
+        host: String,
+    },
+    /// The component imports something the host does not provide.
+    #[error("component imports something this host does not provide: {0}")]
+    UnsupportedImport(String),
+    /// Compilation failed.
+    #[error("component failed to compile: {0}")]
+    Compile(String),
+    /// `describe()` failed or returned something invalid.
+    #[error("describe() failed: {0}")]
+    Describe(String),
+    /// The compile cache could not be used.
+    #[error("compile cache: {0}")]
+    Cache(String),
+}
+
+impl LoadError {
+    /// A stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            LoadError::NotWasm(_) => "NOT_WASM",
+            LoadError::CoreModule => "NOT_A_COMPONENT",
+            LoadError::MissingExport(_) => "MISSING_EXPORT",
+            LoadError::IncompatibleVersion { .. } => "INCOMPATIBLE_WIT_VERSION",
+            LoadError::UnsupportedImport(_) => "UNSUPPORTED_IMPORT",
+            LoadError::Compile(_) => "COMPILE_FAILED",
+            LoadError::Describe(_) => "DESCRIBE_FAILED",
+            LoadError::Cache(_) => "CACHE_ERROR",
+        }
+    }
+}

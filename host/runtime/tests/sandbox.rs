@@ -1,0 +1,499 @@
+//! The sandbox's promises, checked with real components built from `plugins/`:
+//! each hostile guest fails on its own with its own typed error, inside its limit, and the
+//! runtime goes on running good steps.
+
+use framepipe_runtime::{
+    CancelFlag, Input, LoadError, Plugin, Runtime, RuntimeConfig, StepFailure, StepLimits,
+    StepRequest, StepRun,
+};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+fn runtime() -> Runtime {
+    Runtime::new(RuntimeConfig::default()).expect("runtime")
+}
+
+async fn plugin(rt: &Runtime, name: &str) -> Arc<Plugin> {
+    let bytes = framepipe_guests::get(name).unwrap_or_else(|| panic!("guest {name} not built"));
+    rt.load(bytes)
+        .await
+        .unwrap_or_else(|e| panic!("loading {name}: {e}"))
+}
+
+fn limits() -> StepLimits {
+    StepLimits {
+        memory_mib: 64,
+        fuel: 50_000_000_000,
+        deadline_ms: 2_000,
+        output_bytes: 1 << 20,
+        log_bytes: 64 << 10,
+    }
+}
+
+async fn chaos(rt: &Runtime, p: &Plugin, mode: &str, limits: StepLimits) -> StepRun {
+    let dir = tempfile::tempdir().unwrap();
+    let mut req = StepRequest::new(json!({ "mode": mode }), dir.path());
+    req.limits = limits;
+    req.inputs
+        .push(Input::bytes("input", b"0123456789".to_vec(), "text/plain"));
+    rt.run(p, req).await
+}
+
+fn failure(run: StepRun) -> StepFailure {
+    match run.outcome {
+        Ok(out) => panic!("expected a failure, got {:?}", out.result),
+        Err(f) => f,
+    }
+}
+
+/// After any failure, the same runtime still runs a good step.
+async fn good_step_still_runs(rt: &Runtime, noop: &Plugin) {
+    let dir = tempfile::tempdir().unwrap();
+    let run = rt
+        .run(noop, StepRequest::new(json!({"x": 1}), dir.path()))
+        .await;
+    let out = run.outcome.expect("noop succeeds");
+    assert_eq!(out.result["echo"], json!({"x": 1}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_good_step_runs_and_reports_its_resource_use() {
+    let rt = runtime();
+    let noop = plugin(&rt, "noop").await;
+    assert_eq!(noop.info().name, "noop");
+    assert_eq!(noop.info().wit_version, "0.1.0");
+    assert!(noop.info().digest.starts_with("sha256:"));
+    let dir = tempfile::tempdir().unwrap();
+    let mut req = StepRequest::new(json!({"hello": "world"}), dir.path());
+    req.inputs.push(Input::bytes(
+        "input",
+        vec![1, 2, 3],
+        "application/octet-stream",
+    ));
+    let run = rt.run(&noop, req).await;
+    let out = run.outcome.unwrap();
+    assert_eq!(
+        out.result,
+        json!({"echo": {"hello": "world"}, "inputs": ["input"]})
+    );
+    assert!(run.stats.fuel_used > 0);
+    assert!(run.stats.peak_memory_bytes > 0 && run.stats.peak_memory_bytes <= 64 << 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_infinite_loop_hits_the_deadline() {
+    let rt = runtime();
+    let (p, noop) = (plugin(&rt, "chaos").await, plugin(&rt, "noop").await);
+    let started = Instant::now();
+    let f = failure(
+        chaos(
+            &rt,
+            &p,
+            "loop",
+            StepLimits {
+                deadline_ms: 500,
+                ..limits()
+            },
+        )
+        .await,
+    );
+    assert!(matches!(f, StepFailure::Deadline { .. }), "{f}");
+    assert!(
+        f.to_string().starts_with("deadline exceeded after 0.5"),
+        "{f}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "stopped late: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(f.code(), "DEADLINE_EXCEEDED");
+    good_step_still_runs(&rt, &noop).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_infinite_loop_exhausts_its_cpu_budget() {
+    let rt = runtime();
+    let (p, noop) = (plugin(&rt, "chaos").await, plugin(&rt, "noop").await);
+    let f = failure(
+        chaos(
+            &rt,
+            &p,
+            "loop",
+            StepLimits {
+                fuel: 100_000_000,
+                deadline_ms: 30_000,
+                ..limits()
+            },
+        )
+        .await,
+    );
+    assert_eq!(
+        f.to_string(),
+        "cpu budget exceeded: all 100000000 fuel used"
+    );
+    assert_eq!(f.code(), "CPU_BUDGET_EXCEEDED");
+    good_step_still_runs(&rt, &noop).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allocation_bomb_hits_the_memory_cap() {
+    let rt = runtime();
+    let (p, noop) = (plugin(&rt, "chaos").await, plugin(&rt, "noop").await);
+    let run = chaos(&rt, &p, "alloc", limits()).await;
+    assert!(
+        run.stats.peak_memory_bytes <= 64 << 20,
+        "peak {}",
+        run.stats.peak_memory_bytes
+    );
+    let f = failure(run);
+    let StepFailure::MemoryLimit {
+        cap_bytes,
+        requested_bytes,
+    } = f
+    else {
+        panic!("{f}")
+    };
+    assert_eq!(cap_bytes, 64 << 20);
+    assert!(requested_bytes > cap_bytes);
+    assert!(
+        f.to_string()
+            .starts_with("memory limit exceeded: cap 64 MiB, requested 6"),
+        "{f}"
+    );
+    good_step_still_runs(&rt, &noop).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unbounded_recursion_overflows_the_stack() {
+    let rt = runtime();
+    let (p, noop) = (plugin(&rt, "chaos").await, plugin(&rt, "noop").await);
+    let f = failure(chaos(&rt, &p, "recursion", limits()).await);
+    assert!(matches!(f, StepFailure::StackOverflow), "{f}");
+    good_step_still_runs(&rt, &noop).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_is_reported_with_its_message() {
+    let rt = runtime();
+    let (p, noop) = (plugin(&rt, "chaos").await, plugin(&rt, "noop").await);
+    let f = failure(chaos(&rt, &p, "panic", limits()).await);
+    assert_eq!(f.code(), "PLUGIN_PANICKED");
+    assert!(
+        f.to_string().contains("chaos plugin panicked on purpose"),
+        "{f}"
+    );
+    good_step_still_runs(&rt, &noop).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_output_flood_hits_the_output_cap_and_leaves_no_file() {
+    let rt = runtime();
+    let (p, noop) = (plugin(&rt, "chaos").await, plugin(&rt, "noop").await);
+    let dir = tempfile::tempdir().unwrap();
+    let mut req = StepRequest::new(json!({"mode": "output-flood"}), dir.path());
+    req.limits = limits();
+    let run = rt.run(&p, req).await;
+    let f = failure(run);
+    let StepFailure::OutputLimit { cap, attempted } = f else {
+        panic!("{f}")
+    };
+    assert_eq!(cap, 1 << 20);
+    assert!(attempted > cap);
+    assert!(
+        !dir.path().join("flood.bin").exists(),
+        "unfinished artifact left behind"
+    );
+    good_step_still_runs(&rt, &noop).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_flood_hits_the_log_cap() {
+    let rt = runtime();
+    let (p, noop) = (plugin(&rt, "chaos").await, plugin(&rt, "noop").await);
+    let f = failure(chaos(&rt, &p, "log-flood", limits()).await);
+    assert_eq!(
+        f.to_string(),
+        format!("log limit exceeded: cap {} bytes", 64 << 10)
+    );
+    good_step_still_runs(&rt, &noop).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_past_the_end_is_an_input_error() {
+    let rt = runtime();
+    let (p, noop) = (plugin(&rt, "chaos").await, plugin(&rt, "noop").await);
+    let f = failure(chaos(&rt, &p, "read-past-end", limits()).await);
+    assert_eq!(f.code(), "INVALID_INPUT");
+    assert!(
+        f.to_string()
+            .contains("offset 1034 is past the end of input `input` (10 bytes)"),
+        "{f}"
+    );
+    good_step_still_runs(&rt, &noop).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_config_is_refused_before_the_run() {
+    let rt = runtime();
+    let p = plugin(&rt, "chaos").await;
+    let f = failure(chaos(&rt, &p, "explode", limits()).await);
+    assert_eq!(f.code(), "INVALID_CONFIG");
+    assert!(f.to_string().contains("/mode: must be one of"), "{f}");
+    let dir = tempfile::tempdir().unwrap();
+    let f = failure(
+        rt.run(
+            &p,
+            StepRequest::new(json!({"mode": "ok", "extra": 1}), dir.path()),
+        )
+        .await,
+    );
+    assert!(f.to_string().contains("unknown field `extra`"), "{f}");
+    let f = failure(rt.run(&p, StepRequest::new(json!({}), dir.path())).await);
+    assert!(
+        f.to_string().contains("missing required field `mode`"),
+        "{f}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_interrupts_a_busy_guest_within_a_tick() {
+    let rt = runtime();
+    let p = plugin(&rt, "chaos").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut req = StepRequest::new(json!({"mode": "loop"}), dir.path());
+    req.limits = StepLimits {
+        deadline_ms: 30_000,
+        ..limits()
+    };
+    let cancel = CancelFlag::default();
+    req.cancel = cancel.clone();
+    let started = Instant::now();
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        cancel.store(true, Ordering::Relaxed);
+    });
+    let f = failure(rt.run(&p, req).await);
+    canceller.await.unwrap();
+    assert!(matches!(f, StepFailure::Cancelled), "{f}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_polite_guest_sees_the_cancellation_itself() {
+    let rt = runtime();
+    let p = plugin(&rt, "chaos").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut req = StepRequest::new(json!({"mode": "polite"}), dir.path());
+    req.limits = StepLimits {
+        deadline_ms: 30_000,
+        ..limits()
+    };
+    req.cancel = CancelFlag::new(true.into());
+    let f = failure(rt.run(&p, req).await);
+    assert_eq!(f.code(), "CANCELLED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_gib_input_is_read_by_range_under_a_64_mib_cap() {
+    let rt = runtime();
+    let p = plugin(&rt, "checksum").await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.bin");
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::File::create(&path).unwrap();
+        f.set_len(1 << 30).unwrap(); // sparse: zeros, plus marks at both ends
+        f.write_all_at(&[200; 1000], 0).unwrap();
+        f.write_all_at(&[100; 1000], (1 << 30) - 1000).unwrap();
+    }
+    let mut req = StepRequest::new(json!({"algorithm": "bytesum"}), dir.path().join("out"));
+    req.inputs
+        .push(Input::file("input", &path, "application/octet-stream").unwrap());
+    req.limits = StepLimits {
+        memory_mib: 64,
+        deadline_ms: 60_000,
+        ..StepLimits::default()
+    };
+    let run = rt.run(&p, req).await;
+    let stats = run.stats.clone();
+    let out = run.outcome.unwrap();
+    assert_eq!(out.result["bytes"], json!(1u64 << 30));
+    assert_eq!(
+        out.result["digest"],
+        json!((200 * 1000 + 100 * 1000).to_string())
+    );
+    assert_eq!(stats.bytes_read, 1 << 30);
+    assert!(
+        stats.peak_memory_bytes < 64 << 20,
+        "peak {}",
+        stats.peak_memory_bytes
+    );
+}
+
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        * 1024
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_hostile_and_eight_good_steps_run_at_once() {
+    let rt = runtime();
+    let (p, sum) = (plugin(&rt, "chaos").await, plugin(&rt, "checksum").await);
+    let base = rss_bytes();
+    let peak = Arc::new(std::sync::atomic::AtomicU64::new(base));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let (peak, stop) = (peak.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                peak.fetch_max(rss_bytes(), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        })
+    };
+    let hostile = [
+        "alloc",
+        "loop",
+        "recursion",
+        "panic",
+        "output-flood",
+        "log-flood",
+        "alloc",
+        "alloc",
+    ];
+    let mut tasks = Vec::new();
+    for mode in hostile {
+        let (rt, p) = (rt.clone(), p.clone());
+        tasks.push(tokio::spawn(async move {
+            (mode, chaos(&rt, &p, mode, limits()).await)
+        }));
+    }
+    let data: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
+    let expected: u64 = data.iter().map(|&b| u64::from(b)).sum();
+    for _ in 0..8 {
+        let (rt, sum, data) = (rt.clone(), sum.clone(), data.clone());
+        tasks.push(tokio::spawn(async move {
+            let dir = tempfile::tempdir().unwrap();
+            let mut req = StepRequest::new(
+                json!({"algorithm": "bytesum", "chunk_bytes": 65536}),
+                dir.path(),
+            );
+            req.inputs
+                .push(Input::bytes("input", data, "application/octet-stream"));
+            req.limits = limits();
+            ("good", rt.run(&sum, req).await)
+        }));
+    }
+    for task in tasks {
+        let (mode, run) = task.await.unwrap();
+        match mode {
+            "good" => assert_eq!(
+                run.outcome.unwrap().result["digest"],
+                json!(expected.to_string())
+            ),
+            _ => assert!(run.outcome.is_err(), "{mode} should fail"),
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    sampler.join().unwrap();
+    let grew = peak.load(Ordering::Relaxed).saturating_sub(base);
+    let bound = 16 * (64u64 << 20);
+    eprintln!(
+        "RSS base {} MiB, peak growth {} MiB, bound {} MiB",
+        base >> 20,
+        grew >> 20,
+        bound >> 20
+    );
+    assert!(grew < bound, "RSS grew {grew} bytes, bound {bound}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compiled_components_are_cached_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = RuntimeConfig {
+        cache_dir: Some(dir.path().to_owned()),
+        ..RuntimeConfig::default()
+    };
+    let bytes = framepipe_guests::get("checksum").unwrap();
+    let first = Runtime::new(config.clone())
+        .unwrap()
+        .load(bytes)
+        .await
+        .unwrap();
+    assert!(!first.info().cache_hit);
+    // A new runtime (a restart) finds the compiled code.
+    let second = Runtime::new(config).unwrap().load(bytes).await.unwrap();
+    assert!(second.info().cache_hit);
+    assert_eq!(first.info().digest, second.info().digest);
+    let entries = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(entries, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_is_not_a_plugin_is_refused_with_a_clear_error() {
+    let rt = runtime();
+    let err = |r: Result<Arc<Plugin>, LoadError>| r.err().expect("refused");
+    let e = err(rt.load(b"#!/bin/sh\necho hi\n").await);
+    assert_eq!(e.code(), "NOT_WASM");
+    let core = wat::parse_str("(module (func (export \"run\")))").unwrap();
+    let e = err(rt.load(&core).await);
+    assert_eq!(e.code(), "NOT_A_COMPONENT");
+    assert!(
+        e.to_string()
+            .contains("core WebAssembly module, not a component")
+    );
+    let empty = wat::parse_str("(component)").unwrap();
+    let e = err(rt.load(&empty).await);
+    assert_eq!(
+        e.to_string(),
+        "component does not implement the framepipe:plugin world: no export `framepipe:plugin/step@0.1.0` (the component exports: nothing)"
+    );
+    let newer = wat::parse_str(
+        r#"(component
+            (core module $m (func (export "f")))
+            (core instance $i (instantiate $m))
+            (func $f (canon lift (core func $i "f")))
+            (instance $step (export "describe" (func $f)) (export "run" (func $f)))
+            (export "framepipe:plugin/step@0.2.0" (instance $step)))"#,
+    )
+    .unwrap();
+    let e = err(rt.load(&newer).await);
+    assert_eq!(
+        e.to_string(),
+        "plugin targets framepipe:plugin@0.2.0; this host offers framepipe:plugin@0.1.0"
+    );
+    let no_run = wat::parse_str(
+        r#"(component
+            (core module $m (func (export "f")))
+            (core instance $i (instantiate $m))
+            (func $f (canon lift (core func $i "f")))
+            (instance $step (export "describe" (func $f)))
+            (export "framepipe:plugin/step@0.1.0" (instance $step)))"#,
+    )
+    .unwrap();
+    let e = err(rt.load(&no_run).await);
+    assert!(e.to_string().contains("has no function `run`"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_is_refused_by_default() {
+    // The chaos plugin has no network mode; the SDK's http client is exercised by the
+    // outbound tests in the server. Here: a step's result value is typed JSON.
+    let rt = runtime();
+    let p = plugin(&rt, "chaos").await;
+    let out = chaos(&rt, &p, "ok", limits()).await.outcome.unwrap();
+    assert_eq!(out.result, Value::from(json!({"mode": "ok"})));
+}
