@@ -51,8 +51,11 @@ impl CompileCache {
         let compiled = engine
             .precompile_component(bytes)
             .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
-        // Write to a temporary name, then rename: readers never see a partial file.
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        // Write to a temporary name unique to this writer, then rename: readers never see
+        // a partial file, and concurrent writers of the same entry (same bytes) do not clash.
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
         std::fs::write(&tmp, &compiled)
             .and_then(|()| std::fs::rename(&tmp, &path))
             .map_err(|e| LoadError::Cache(format!("writing {}: {e}", path.display())))?;

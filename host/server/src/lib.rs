@@ -1,1 +1,23 @@
-//! placeholder
+//! framepipe: a job server running video pipelines as sandboxed WebAssembly plugins.
+//!
+//! - [`config`]: flags, environment and the settings file;
+//! - [`app`]: shared state, `serve` and `worker` bodies;
+//! - [`api`]: the REST API, one module per resource;
+//! - [`pipeline`]: definitions, checked at load; [`registry`]: loaded plugins;
+//! - [`worker`]: claims, leases, heartbeats, acks; [`runner`]: one job attempt, step by step;
+//! - [`fetch`]: job inputs from URLs and YouTube; [`egress`]: plugins' outbound HTTP;
+//! - [`artifacts`]: uploads and artifacts on disk; [`auth`]: API keys.
+
+pub mod api;
+pub mod app;
+pub mod artifacts;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod egress;
+pub mod fetch;
+pub mod input;
+pub mod pipeline;
+pub mod registry;
+pub mod runner;
+pub mod worker;

@@ -29,12 +29,24 @@ enum Mode {
     ReadPastEnd,
     /// Loops, checking for cancellation between rounds.
     Polite,
+    /// Works for `ms` milliseconds of wall time (busy), reporting progress in ten steps and
+    /// stopping when cancelled; then succeeds. Stands in for a long analytics step.
+    Work,
+    /// Fails with a retryable `unavailable` error.
+    Unavailable,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Config {
     mode: Mode,
+    /// For `work`: how long, in milliseconds.
+    #[serde(default = "default_ms")]
+    ms: u64,
+}
+
+fn default_ms() -> u64 {
+    1000
 }
 
 impl Plugin for Chaos {
@@ -44,7 +56,8 @@ impl Plugin for Chaos {
         Descriptor::new("chaos", env!("CARGO_PKG_VERSION"), "Misbehaves on purpose, for sandbox tests.")
             .config_schema(
                 r#"{"type":"object","required":["mode"],"additionalProperties":false,"properties":{
-                    "mode":{"enum":["ok","loop","alloc","recursion","panic","output-flood","log-flood","read-past-end","polite"]}}}"#,
+                    "mode":{"enum":["ok","loop","alloc","recursion","panic","output-flood","log-flood","read-past-end","polite","work","unavailable"]},
+                    "ms":{"type":"integer","minimum":0}}}"#,
             )
             .input(Port::new("input", &["*/*"], "Read by read-past-end.").optional())
             .min_memory_mib(1)
@@ -93,6 +106,19 @@ impl Plugin for Chaos {
                     x = std::hint::black_box(x.wrapping_mul(3).wrapping_add(1));
                 }
             },
+            Mode::Work => {
+                let start = std::time::Instant::now();
+                for i in 0..10u64 {
+                    let until = config.ms * (i + 1) / 10;
+                    while (start.elapsed().as_millis() as u64) < until {
+                        ctx.check_cancelled()?;
+                        std::hint::black_box(0u64);
+                    }
+                    ctx.progress(i + 1, 10);
+                }
+                Ok(json!({"mode": "work", "ms": config.ms}))
+            }
+            Mode::Unavailable => Err(StepError::unavailable("chaos: the service it needs is down (on purpose)")),
         }
     }
 }

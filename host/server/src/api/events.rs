@@ -1,0 +1,113 @@
+//! `GET /api/jobs/{id}/events`: Server-Sent Events with the job's progress and state.
+//!
+//! Events: `state` (the whole job, on each state change, first one at once), `progress`
+//! (on each new progress report), and a last `done` (the final job) before the stream
+//! closes. The stream reads the queue, so it works whichever process runs the job.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::get;
+use futures::Stream;
+use framepipe_queue::JobState;
+use uuid::Uuid;
+
+use super::jobs::job_id;
+use super::view::{job_json, progress_json};
+use super::{ApiError, ApiResult};
+use crate::app::App;
+use crate::auth::Caller;
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new().route("/api/jobs/{id}/events", get(events))
+}
+
+/// How often the stream looks at the job.
+const POLL: Duration = Duration::from_millis(200);
+
+async fn events(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let id = job_id(&id)?;
+    let owner = caller.owner();
+    if app.store.get(id, Some(&owner)).await?.is_none() {
+        return Err(ApiError::not_found(format!("no job {id}")));
+    }
+    let stream = futures::stream::unfold(Watch::new(app, id, owner), |mut w| async move {
+        w.next().await.map(|event| (Ok(event), w))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+struct Watch {
+    app: Arc<App>,
+    id: Uuid,
+    owner: String,
+    last_state: Option<JobState>,
+    last_progress: Option<(u64, u64)>,
+    finished: bool,
+}
+
+impl Watch {
+    fn new(app: Arc<App>, id: Uuid, owner: String) -> Watch {
+        Watch {
+            app,
+            id,
+            owner,
+            last_state: None,
+            last_progress: None,
+            finished: false,
+        }
+    }
+
+    /// The next event, waiting for a change; `None` ends the stream.
+    async fn next(&mut self) -> Option<Event> {
+        if self.finished {
+            return None;
+        }
+        let mut first = self.last_state.is_none();
+        loop {
+            if !first {
+                tokio::select! {
+                    _ = self.app.shutdown.cancelled() => return None,
+                    _ = tokio::time::sleep(POLL) => {}
+                }
+            }
+            first = false;
+            let job = match self.app.store.get(self.id, Some(&self.owner)).await {
+                Ok(Some(job)) => job,
+                Ok(None) => {
+                    self.finished = true;
+                    return Some(Event::default().event("deleted").data(format!("{{\"id\":\"{}\"}}", self.id)));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "event stream read failed");
+                    continue;
+                }
+            };
+            if job.state.is_terminal() {
+                self.finished = true;
+                return Some(json_event("done", &job_json(&job)));
+            }
+            if self.last_state != Some(job.state) {
+                self.last_state = Some(job.state);
+                return Some(json_event("state", &job_json(&job)));
+            }
+            let progress = job.progress.as_ref().map(|p| (p.processed, p.total));
+            if progress.is_some() && progress != self.last_progress {
+                self.last_progress = progress;
+                return Some(json_event("progress", &progress_json(&job)));
+            }
+        }
+    }
+}
+
+fn json_event(name: &str, value: &serde_json::Value) -> Event {
+    Event::default().event(name).data(value.to_string())
+}

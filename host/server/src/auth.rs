@@ -1,0 +1,103 @@
+//! API keys: `Authorization: Bearer <key>`, verified against the stored hash and cached for
+//! a minute so that polling clients do not hit the database on every request.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use framepipe_queue::{KeyInfo, Store};
+
+use crate::api::ApiError;
+use crate::app::App;
+
+/// How long a verified key is trusted without asking the store again.
+const CACHE_FOR: Duration = Duration::from_secs(60);
+
+/// Verified keys by secret hash.
+pub struct KeyCache {
+    store: Store,
+    cache: Mutex<HashMap<String, (KeyInfo, Instant)>>,
+}
+
+impl KeyCache {
+    /// An empty cache over the store's keys.
+    pub fn new(store: Store) -> KeyCache {
+        KeyCache {
+            store,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The key for a secret, or `None` if it is not a valid key.
+    pub async fn verify(&self, secret: &str) -> Result<Option<KeyInfo>, ApiError> {
+        use sha2::Digest;
+        let hash = hex::encode(sha2::Sha256::digest(secret.as_bytes()));
+        if let Some((key, at)) = self.cache.lock().unwrap().get(&hash)
+            && at.elapsed() < CACHE_FOR
+        {
+            return Ok(Some(key.clone()));
+        }
+        let key = self.store.verify_key(secret).await?;
+        if let Some(key) = &key {
+            let mut cache = self.cache.lock().unwrap();
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert(hash, (key.clone(), Instant::now()));
+        }
+        Ok(key)
+    }
+}
+
+/// The authenticated caller of a request.
+pub struct Caller(pub KeyInfo);
+
+impl Caller {
+    /// The owner id of the caller's jobs and uploads.
+    pub fn owner(&self) -> String {
+        self.0.id.to_string()
+    }
+
+    /// Fails with 403 unless the key has the admin scope.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.0.admin {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "ADMIN_REQUIRED",
+                "this operation needs an admin key (framepipe keys create --admin)",
+            ))
+        }
+    }
+}
+
+impl FromRequestParts<Arc<App>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
+        let unauthorized = |message: &str| {
+            ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
+        };
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(|| unauthorized("missing `Authorization: Bearer <key>` header; create a key with `framepipe keys create`"))?;
+        let secret = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .map(str::trim)
+            .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <key>`"))?;
+        match app.keys.verify(secret).await? {
+            Some(key) => {
+                tracing::Span::current().record("key", key.name.as_str());
+                Ok(Caller(key))
+            }
+            None => Err(unauthorized("unknown API key")),
+        }
+    }
+}

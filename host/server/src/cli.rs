@@ -1,0 +1,206 @@
+//! The `framepipe` command line: `serve`, `worker`, `keys create`, `plugin check`,
+//! `pipeline check`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use framepipe_runtime::{Runtime, RuntimeConfig};
+
+use crate::app::{App, start};
+use crate::config::{CommonArgs, Config};
+
+/// framepipe: a job server running video pipelines as sandboxed WebAssembly plugins.
+#[derive(Debug, Parser)]
+#[command(name = "framepipe", version)]
+pub struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Log as JSON lines (for log collectors) instead of text.
+    #[arg(long, env = "FRAMEPIPE_LOG_JSON", global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The HTTP API plus workers (unless --no-workers).
+    Serve {
+        /// Listen address.
+        #[arg(long, env = "FRAMEPIPE_ADDR", default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        /// API only: leave the jobs to `framepipe worker` processes.
+        #[arg(long)]
+        no_workers: bool,
+    },
+    /// Workers only: claim and run jobs, no HTTP.
+    Worker,
+    /// API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Plugins.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+    /// Pipeline definitions.
+    Pipeline {
+        #[command(subcommand)]
+        command: PipelineCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Creates a key; the key itself is the last line printed (it is stored only hashed).
+    Create {
+        /// Admin scope: upload plugins, reload pipelines.
+        #[arg(long)]
+        admin: bool,
+        /// A label for the key.
+        #[arg(long, default_value = "default")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// Checks a component against the plugin world, offline; prints its description.
+    Check {
+        /// The `.wasm` component.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PipelineCommand {
+    /// Checks a pipeline definition against the loaded plugins; errors give file and line.
+    Check {
+        /// The `.toml` definition.
+        file: PathBuf,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_json);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,cranelift=warn,wasmtime=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    use std::process::ExitCode;
+    match cli.command {
+        Command::Serve { addr, no_workers } => {
+            let app = App::open(Config::load(&cli.common)?).await?;
+            let running = start(app, addr, !no_workers).await?;
+            wait_for_signal().await;
+            tracing::info!("shutting down: no new jobs, running ones get the grace period");
+            running.shutdown.cancel();
+            let _ = running.done.await;
+            running.app.store.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Worker => {
+            let app = App::open(Config::load(&cli.common)?).await?;
+            app.spawn_housekeeping();
+            let task = app.spawn_workers(app.shutdown.clone())?;
+            tracing::info!(backend = app.store.backend(), "framepipe worker running");
+            wait_for_signal().await;
+            app.shutdown.cancel();
+            let _ = task.await;
+            app.store.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys {
+            command: KeysCommand::Create { admin, name },
+        } => {
+            let config = Config::load(&cli.common)?;
+            std::fs::create_dir_all(&config.data_dir)?;
+            let store = framepipe_queue::Store::open(&config.database_url).await?;
+            let (info, secret) = store.create_key(&name, admin).await?;
+            store.close().await;
+            println!("created key {} ({}{})", info.id, info.name, if admin { ", admin" } else { "" });
+            println!("{secret}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plugin {
+            command: PluginCommand::Check { file },
+        } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let runtime = Runtime::new(RuntimeConfig { cache_dir: None, ..RuntimeConfig::default() })
+                .map_err(|e| anyhow::anyhow!(e))?;
+            match runtime.load(&bytes).await {
+                Ok(plugin) => {
+                    println!("{}", serde_json::to_string_pretty(&crate::api::plugin_json(&plugin))?);
+                    eprintln!("ok: {} {} implements framepipe:plugin@{}", plugin.info().name, plugin.info().version, plugin.info().wit_version);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("{}: refused ({}): {e}", file.display(), e.code());
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Pipeline {
+            command: PipelineCommand::Check { file },
+        } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let app = App::open(Config::load(&cli.common)?).await?;
+            let cx = app.load_context();
+            match crate::pipeline::parse_pipeline(&cx, &file.display().to_string(), &text) {
+                Ok(p) => {
+                    println!("{}", serde_json::to_string_pretty(&p.to_json())?);
+                    eprintln!("ok: pipeline {} ({} steps)", p.name, p.steps.len());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(errors) => {
+                    for e in errors {
+                        eprintln!("{e}");
+                    }
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

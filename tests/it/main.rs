@@ -1,0 +1,10 @@
+//! framepipe end to end: the real server over loopback HTTP, real SQLite and PostgreSQL,
+//! real WebAssembly components built from `plugins/`.
+
+mod api;
+mod media;
+mod pipelines;
+mod process;
+mod scale;
+mod support;
+mod uploads;

@@ -1,0 +1,256 @@
+//! Media end to end through the API: frames from uploads and URLs (fetched under the
+//! outbound policy), the YouTube preview with its thumbnail and video fallback, the old
+//! app's endpoints, and people counting over a whole clip with progress events.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use serde_json::{Value, json};
+
+use crate::support::{Fixtures, Route, Server, Setup, fixture, jpeg};
+
+fn mp4_route(statuses: Vec<u16>) -> Route {
+    Route {
+        statuses,
+        body: std::fs::read(fixture("h264-high-720p.mp4")).unwrap(),
+        content_type: "video/mp4",
+    }
+}
+
+async fn upload_file(server: &Server, path: &std::path::Path) -> Result<Value> {
+    let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+    let r = server
+        .post(&format!("/api/uploads?filename={name}"))
+        .body(std::fs::read(path)?)
+        .send()
+        .await?;
+    anyhow::ensure!(r.status() == 201, "upload: {}", r.status());
+    Ok(r.json().await?)
+}
+
+#[tokio::test]
+async fn frame_at_from_an_upload_gives_a_downloadable_jpeg() -> Result<()> {
+    let server = Server::start().await?;
+    let upload = upload_file(&server, &fixture("h264-high-720p.mp4")).await?;
+    let id = server
+        .submit(json!({"pipeline": "frame-at", "input": upload["input"], "params": {"at_seconds": 5, "mode": "exact"}}))
+        .await?["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = server.wait(&id, Duration::from_secs(120)).await?;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["result"]["codec"], "h264");
+    assert_eq!(done["result"]["width"], 1280);
+    let frame = &done["result"]["frames"][0];
+    assert!((frame["pts_seconds"].as_f64().unwrap() - 5.0).abs() < 0.04, "{frame}");
+    let step = &done["steps"][0];
+    assert!(step["peak_memory_mib"].as_f64().unwrap() <= 64.0);
+    let file_size = std::fs::metadata(fixture("h264-high-720p.mp4"))?.len();
+    assert!(step["bytes_read"].as_u64().unwrap() < file_size, "exact seek to 5 s reads part of the file");
+    let url = done["artifacts"][0]["url"].as_str().unwrap();
+    let r = server.get(url).send().await?;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/jpeg");
+    let bytes = r.bytes().await?;
+    assert_eq!(&bytes[..2], &[0xFF, 0xD8], "a JPEG");
+    // Deleting the job deletes its artifacts.
+    let r = server.http.delete(server.url(&format!("/api/jobs/{id}"))).bearer_auth(&server.key).send().await?;
+    assert_eq!(r.status(), 204);
+    assert!(!server.dir.path().join(format!("data/files/jobs/{id}")).exists());
+    server.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn url_inputs_are_fetched_under_the_outbound_policy() -> Result<()> {
+    let fixtures = Fixtures::serve(vec![
+        ("/clip.mp4", mp4_route(vec![200])),
+        ("/flaky.mp4", mp4_route(vec![503, 200])),
+    ])
+    .await?;
+    // Loopback is refused by default: the fetch fails, not retried.
+    let strict = Server::start().await?;
+    let id = strict
+        .submit(json!({"pipeline": "frame-at", "input": {"url": fixtures.url("/clip.mp4")}}))
+        .await?["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = strict.wait(&id, Duration::from_secs(60)).await?;
+    assert_eq!(done["status"], "failed");
+    assert_eq!(done["error"]["code"], "URL_NOT_ALLOWED", "{}", done["error"]);
+    assert_eq!(done["attempts"], 1);
+    assert!(fixtures.hits.lock().unwrap().is_empty(), "nothing reached the fixture server");
+    strict.stop().await;
+
+    let open = Server::with(Setup {
+        settings: "[outbound]\nallow_loopback = true\n[workers]\nretry_base_ms = 100\n".into(),
+        ..Setup::default()
+    })
+    .await?;
+    let id = open
+        .submit(json!({"pipeline": "frame-at", "input": {"url": fixtures.url("/clip.mp4")}, "params": {"at_seconds": 2}}))
+        .await?["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = open.wait(&id, Duration::from_secs(120)).await?;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let size = std::fs::metadata(fixture("h264-high-720p.mp4"))?.len();
+    assert_eq!(done["input_fetch"]["bytes"], size);
+    // A 503 is retried with backoff; the second attempt succeeds.
+    let id = open
+        .submit(json!({"pipeline": "frame-at", "input": {"url": fixtures.url("/flaky.mp4")}}))
+        .await?["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = open.wait(&id, Duration::from_secs(120)).await?;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["attempts"], 2);
+    open.stop().await;
+    Ok(())
+}
+
+const VIDEO_ID: &str = "dQw4w9WgXcQ";
+
+async fn youtube_server(fixtures: &Fixtures, resolver: Option<&str>) -> Result<Server> {
+    let mut settings = format!("[youtube]\nthumbnail_base_url = {:?}\n", fixtures.url(""));
+    if let Some(url) = resolver {
+        settings.push_str(&format!("resolver = [\"echo\", {url:?}]\n"));
+    }
+    settings.push_str("[outbound]\nallow_loopback = true\n");
+    Server::with(Setup {
+        settings,
+        ..Setup::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn youtube_preview_picks_the_best_existing_thumbnail() -> Result<()> {
+    let fixtures = Fixtures::serve(vec![(
+        &*format!("/vi/{VIDEO_ID}/hq720.jpg"),
+        Route {
+            statuses: vec![200],
+            body: jpeg(1280, 720, false),
+            content_type: "image/jpeg",
+        },
+    )])
+    .await?;
+    let server = youtube_server(&fixtures, None).await?;
+    let r = server
+        .post("/api/get-youtube-frame/")
+        .json(&json!({"youtube_url": format!("https://www.youtube.com/watch?feature=share&v={VIDEO_ID}")}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 202);
+    let body: Value = r.json().await?;
+    let id = body["job_id"].as_str().unwrap().to_owned();
+    assert_eq!(body["polling_url"], format!("/api/jobs/{id}/"));
+    let done = server.wait(&id, Duration::from_secs(60)).await?;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let result = &done["result"];
+    assert_eq!(result["method"], "thumbnail");
+    assert_eq!(result["width"], 1280);
+    assert_eq!(result["height"], 720);
+    assert!(result["source_url"].as_str().unwrap().ends_with("/hq720.jpg"));
+    let hits = fixtures.hits.lock().unwrap().clone();
+    assert!(hits.iter().any(|h| h.contains("maxresdefault")), "tried maxres first: {hits:?}");
+    let url = done["artifacts"][0]["url"].as_str().unwrap();
+    let r = server.get(url).send().await?;
+    assert_eq!(r.status(), 200);
+    server.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn youtube_preview_falls_back_to_a_frame_of_the_video() -> Result<()> {
+    // No thumbnail at all (every size 404s with a placeholder image).
+    let fixtures = Fixtures::serve(vec![("/media/v.mp4", mp4_route(vec![200]))]).await?;
+    let without = youtube_server(&fixtures, None).await?;
+    let link = format!("https://youtu.be/{VIDEO_ID}?t=3");
+    let id = without.submit(json!({"pipeline": "youtube-preview", "input": {"youtube_url": link}})).await?["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = without.wait(&id, Duration::from_secs(60)).await?;
+    assert_eq!(done["status"], "failed");
+    assert_eq!(done["error"]["code"], "NO_THUMBNAIL", "{}", done["error"]);
+    assert!(done["error"]["message"].as_str().unwrap().contains("YOUTUBE_RESOLVER_NOT_CONFIGURED"));
+    without.stop().await;
+
+    let with = youtube_server(&fixtures, Some(&fixtures.url("/media/v.mp4"))).await?;
+    let id = with.submit(json!({"pipeline": "youtube-preview", "input": {"youtube_url": link}})).await?["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = with.wait(&id, Duration::from_secs(120)).await?;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["params"]["at_seconds"], 3, "the link's t=3 is the frame time");
+    let steps = done["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["plugin"], "thumbnail");
+    assert_eq!(steps[0]["status"], "failed");
+    assert_eq!(steps[1]["plugin"], "frames");
+    assert_eq!(steps[1]["fallback"], 1);
+    assert_eq!(done["result"]["codec"], "h264");
+    assert!(done["artifacts"][0]["name"].as_str().unwrap().starts_with("frame-"));
+    with.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn people_count_runs_over_a_whole_clip_with_progress() -> Result<()> {
+    let server = Server::start().await?;
+    let upload = upload_file(&server, &fixture("vtest-60s.mp4")).await?;
+    let form = reqwest::multipart::Form::new().part(
+        "video",
+        reqwest::multipart::Part::bytes(std::fs::read(fixture("vtest-60s.mp4"))?).file_name("vtest.mp4"),
+    );
+    // The old endpoint takes the same clip as a multipart upload.
+    let r = server.post("/api/people-count/").multipart(form).send().await?;
+    assert_eq!(r.status(), 202);
+    let legacy_id = r.json::<Value>().await?["job_id"].as_str().unwrap().to_owned();
+    let id = server
+        .submit(json!({"pipeline": "people-count", "input": upload["input"], "params": {"every_seconds": 1.0}}))
+        .await?["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let events = server.get(&format!("/api/jobs/{id}/events")).send().await?;
+    let text = tokio::time::timeout(Duration::from_secs(600), events.text()).await??;
+    let mut processed = Vec::new();
+    let mut last = Value::Null;
+    let mut name = String::new();
+    for line in text.lines() {
+        if let Some(n) = line.strip_prefix("event: ") {
+            name = n.to_owned();
+        } else if let Some(data) = line.strip_prefix("data: ") {
+            let v: Value = serde_json::from_str(data)?;
+            if name == "progress" {
+                processed.push(v["processed"].as_u64().unwrap());
+            }
+            last = v;
+        }
+    }
+    assert_eq!(last["status"], "succeeded", "{last}");
+    assert!(processed.len() >= 5, "progress events: {processed:?}");
+    assert!(processed.windows(2).all(|w| w[0] <= w[1]), "in order: {processed:?}");
+    let result = &last["result"];
+    assert_eq!(result["processed_frames"], 60);
+    let most = result["person_count"].as_u64().unwrap();
+    assert!((4..=9).contains(&most), "vtest shows about six people at once, got {most}");
+    assert!(result["fps"].as_f64().unwrap() > 0.0);
+    assert!(result["unique_people"].as_u64().unwrap() >= most);
+    let step = last["steps"].as_array().unwrap().iter().find(|s| s["plugin"] == "people-count").unwrap();
+    println!(
+        "people-count: {} frames in {:.1} s, peak {} MiB of {} MiB, person_count {most}, unique {}",
+        result["processed_frames"], step["wall_ms"].as_f64().unwrap() / 1000.0, step["peak_memory_mib"], step["memory_cap_mib"], result["unique_people"]
+    );
+    let legacy = server.wait(&legacy_id, Duration::from_secs(600)).await?;
+    assert_eq!(legacy["status"], "succeeded");
+    assert_eq!(legacy["result"]["person_count"], most);
+    server.stop().await;
+    Ok(())
+}
