@@ -150,6 +150,12 @@ fn unsupported_codecs_are_named() {
         Err(MediaError::Unsupported(m)) => assert!(m.contains("hevc"), "{m}"),
         other => panic!("{:?}", other.map(|(v, _)| v)),
     }
+    for av1 in ["av1-720p.mkv", "av1-720p.mp4"] {
+        match run_on(av1, r#"{"at_seconds": 0}"#) {
+            Err(MediaError::Unsupported(m)) => assert_eq!(m, "AV1 is not supported yet"),
+            other => panic!("{av1}: {:?}", other.map(|(v, _)| v)),
+        }
+    }
     match run_on("vtest.avi", r#"{"at_seconds": 0}"#) {
         Err(MediaError::Unsupported(m)) => assert!(m.contains("msmpeg4v3"), "{m}"),
         other => panic!("{:?}", other.map(|(v, _)| v)),

@@ -88,6 +88,11 @@ fn vp9_in_webm() {
 }
 
 #[test]
+fn vp9_in_mp4() {
+    check("vp9-720p.mp4", 5.0, Mode::Exact, 150, 5.0);
+}
+
+#[test]
 fn mjpeg_in_avi() {
     check("mjpeg-720p.avi", 5.0, Mode::Exact, 150, 5.0);
     check("mjpeg-720p.avi", 9.99, Mode::Keyframe, 299, 299.0 / 30.0);
