@@ -1,6 +1,6 @@
 //! The decoder interface the extractor drives, and the choice of decoder per codec.
 
-use crate::media::{Codec, MediaError, Result, Rgb, VideoTrack};
+use crate::media::{Codec, Result, Rgb, VideoTrack};
 
 /// Decodes a track's samples in decode order.
 pub trait FrameDecoder {
@@ -18,12 +18,6 @@ pub fn decoder_for(track: &VideoTrack) -> Result<Box<dyn FrameDecoder>> {
         Codec::H264 => Box::new(crate::h264::H264::new(&track.codec_config)?),
         Codec::Mjpeg => Box::new(crate::mjpeg::Mjpeg),
         Codec::Vp9 => Box::new(crate::vp9::Vp9::new()),
-        other => {
-            return Err(MediaError::unsupported(format!(
-                "codec {} is not supported yet",
-                other.name()
-            )));
-        }
     })
 }
 
@@ -33,6 +27,6 @@ pub fn profile(track: &VideoTrack) -> Option<String> {
         Codec::H264 => crate::h264::AvcConfig::parse(&track.codec_config)
             .ok()
             .map(|c| c.profile_name()),
-        Codec::Mjpeg | Codec::Vp9 | Codec::Av1 => None,
+        Codec::Mjpeg | Codec::Vp9 => None,
     }
 }

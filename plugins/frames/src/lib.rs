@@ -4,6 +4,7 @@
 //! they are tested natively; `plugin` is the thin layer that talks to the host.
 #![deny(missing_docs)]
 
+pub mod avi;
 pub mod config;
 pub mod decode;
 pub mod ebml;

@@ -144,7 +144,7 @@ fn parse_moov(moov: &[u8], file_size: u64) -> Result<VideoTrack> {
                     MediaError::invalid("H.264 track without its decoder configuration (avcC)")
                 })?
                 .to_vec(),
-            Codec::Mjpeg | Codec::Vp9 | Codec::Av1 => Vec::new(),
+            Codec::Mjpeg | Codec::Vp9 => Vec::new(),
         };
         return Ok(VideoTrack {
             container: "mp4",
@@ -169,11 +169,11 @@ fn codec_of(entry: &VisualEntry) -> Result<Codec> {
     match &entry.format {
         b"avc1" | b"avc3" => Ok(Codec::H264),
         b"jpeg" | b"mjpa" | b"mjpg" | b"MJPG" => Ok(Codec::Mjpeg),
+        b"vp09" => Ok(Codec::Vp9),
+        b"av01" => Err(MediaError::av1_unsupported()),
         other => {
             let name = match other {
                 b"hvc1" | b"hev1" => "hevc".to_owned(),
-                b"av01" => "av1".to_owned(),
-                b"vp09" => "vp9".to_owned(),
                 b"vp08" => "vp8".to_owned(),
                 b"mp4v" => "mpeg4".to_owned(),
                 b"s263" | b"h263" => "h263".to_owned(),

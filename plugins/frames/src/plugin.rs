@@ -54,7 +54,7 @@ impl Plugin for Frames {
         Descriptor::new(
             "frames",
             env!("CARGO_PKG_VERSION"),
-            "Extracts frames (keyframe or exact) from MP4/H.264 and MJPEG videos as JPEG or PNG.",
+            "Extracts frames (keyframe or exact) as JPEG or PNG from H.264, VP9 and MJPEG videos in MP4, Matroska/WebM or AVI.",
         )
         .config_schema(SCHEMA)
         .input(Port::new(

@@ -51,7 +51,7 @@ pub fn open<R: Read + Seek>(reader: &mut R, size: u64) -> Result<VideoTrack> {
     match sniff(&head)? {
         Container::Mp4 => crate::mp4::open(reader, size),
         Container::Matroska => crate::mkv::open(reader, size),
-        Container::Avi => Err(MediaError::unsupported("AVI is not supported yet")),
+        Container::Avi => crate::avi::open(reader, size),
     }
 }
 

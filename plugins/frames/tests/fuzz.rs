@@ -38,7 +38,7 @@ fn fuzz(name: &str, rounds: u64, config: &str) {
         // Most damage goes where the index and first frames are; some anywhere.
         let hot = data.len().min(96 << 10);
         for _ in 0..1 + next(&mut rng) % 8 {
-            let span = if next(&mut rng) % 4 == 0 {
+            let span = if next(&mut rng).is_multiple_of(4) {
                 data.len()
             } else {
                 hot
@@ -46,7 +46,7 @@ fn fuzz(name: &str, rounds: u64, config: &str) {
             let at = (next(&mut rng) as usize) % span;
             data[at] ^= 1 << (next(&mut rng) % 8);
         }
-        if next(&mut rng) % 5 == 0 {
+        if next(&mut rng).is_multiple_of(5) {
             let cut = (next(&mut rng) as usize) % data.len();
             data.truncate(cut);
         }
@@ -80,4 +80,22 @@ fn flipped_mp4_h264() {
 #[test]
 fn flipped_mkv_mjpeg() {
     fuzz("mjpeg420-720p.mkv", 60, r#"{"mode": "exact", "count": 2}"#);
+}
+
+#[test]
+fn flipped_webm_vp9() {
+    fuzz(
+        "vp9-720p.webm",
+        30,
+        r#"{"mode": "exact", "at_seconds": 0.3}"#,
+    );
+}
+
+#[test]
+fn flipped_avi_mjpeg() {
+    fuzz(
+        "mjpeg-720p.avi",
+        30,
+        r#"{"mode": "exact", "at_seconds": 0.3}"#,
+    );
 }

@@ -96,7 +96,7 @@ fn rotation_is_reported_and_applied() {
     let (v, _) = run_on("h264-rotated-720p.mp4", r#"{"at_seconds": 0.5}"#).unwrap();
     // ffmpeg 5.1 turns `rotate=90` into a matrix that ffprobe calls "rotation of 90
     // degrees" (counter-clockwise); we report clockwise degrees, and ffmpeg's autorotated
-    // picture matches ours (see tests/h264.rs).
+    // picture matches ours (see tests/psnr.rs).
     assert_eq!(v["rotation"], 270);
     assert_eq!(
         (
@@ -150,8 +150,59 @@ fn unsupported_codecs_are_named() {
         Err(MediaError::Unsupported(m)) => assert!(m.contains("hevc"), "{m}"),
         other => panic!("{:?}", other.map(|(v, _)| v)),
     }
+    for av1 in ["av1-720p.mkv", "av1-720p.mp4"] {
+        match run_on(av1, r#"{"at_seconds": 0}"#) {
+            Err(MediaError::Unsupported(m)) => assert_eq!(m, "AV1 is not supported yet"),
+            other => panic!("{av1}: {:?}", other.map(|(v, _)| v)),
+        }
+    }
+    match run_on("vtest.avi", r#"{"at_seconds": 0}"#) {
+        Err(MediaError::Unsupported(m)) => assert!(m.contains("msmpeg4v3"), "{m}"),
+        other => panic!("{:?}", other.map(|(v, _)| v)),
+    }
     match run_on("h264-fragmented-720p.mp4", r#"{"at_seconds": 0}"#) {
         Err(MediaError::Unsupported(m)) => assert!(m.contains("fragmented"), "{m}"),
         other => panic!("{:?}", other.map(|(v, _)| v)),
+    }
+}
+
+fn run_bytes(data: Vec<u8>, config: &str) -> Result<Value, MediaError> {
+    let size = data.len() as u64;
+    let config: Config = serde_json::from_str(config).unwrap();
+    run(
+        std::io::Cursor::new(data),
+        size,
+        &config,
+        &mut Collect::default(),
+    )
+}
+
+#[test]
+fn avi_metadata_and_damage() {
+    let (v, sink) = run_on("mjpeg-720p.avi", r#"{"mode": "exact", "count": 2}"#).unwrap();
+    assert_eq!(v["container"], "avi");
+    assert_eq!(v["codec"], "mjpeg");
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(1280), Some(720))
+    );
+    assert_eq!(v["fps"], 30.0);
+    assert_eq!(v["duration_seconds"], 10.0);
+    assert_eq!(v["frames"][1]["artifact"], "frame-1.jpg");
+    assert_eq!(sink.frames.len(), 2);
+
+    let good = std::fs::read(fixture("mjpeg-720p.avi")).unwrap();
+    let cut = good[..good.len() * 6 / 10].to_vec();
+    match run_bytes(cut, r#"{"at_seconds": 1}"#) {
+        Err(MediaError::Invalid(m)) => assert!(m.contains("truncated"), "{m}"),
+        other => panic!("truncated AVI: {other:?}"),
+    }
+    // The video stream format (`strf`, a BITMAPINFOHEADER): width at +4, height at +8.
+    let strf = good.windows(4).position(|w| w == b"strf").unwrap() + 8;
+    let mut huge = good.clone();
+    huge[strf + 4..strf + 12].copy_from_slice(&[0xff, 0xff, 0, 0, 0xff, 0xff, 0, 0]);
+    match run_bytes(huge, r#"{"at_seconds": 1}"#) {
+        Err(MediaError::Invalid(m)) => assert!(m.contains("65535x65535"), "{m}"),
+        other => panic!("huge AVI: {other:?}"),
     }
 }

@@ -1,4 +1,4 @@
-//! H.264 in MP4 against ffmpeg's decode of the same fixtures.
+//! Every supported container and codec against ffmpeg's decode of the same fixtures.
 
 mod common;
 use common::*;
@@ -85,4 +85,15 @@ fn vp9_in_webm() {
     check("vp9-720p.webm", 0.0, Mode::Keyframe, 0, 0.0);
     check("vp9-720p.webm", 5.0, Mode::Keyframe, 120, 4.0);
     check("vp9-720p.webm", 5.0, Mode::Exact, 150, 5.0);
+}
+
+#[test]
+fn vp9_in_mp4() {
+    check("vp9-720p.mp4", 5.0, Mode::Exact, 150, 5.0);
+}
+
+#[test]
+fn mjpeg_in_avi() {
+    check("mjpeg-720p.avi", 5.0, Mode::Exact, 150, 5.0);
+    check("mjpeg-720p.avi", 9.99, Mode::Keyframe, 299, 299.0 / 30.0);
 }
