@@ -18,7 +18,7 @@ async fn error_of(response: reqwest::Response) -> (u16, String, String) {
     )
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn noop_job_is_accepted_then_succeeds_with_a_step_report() -> Result<()> {
     let server = Server::start().await?;
     let started = Instant::now();
@@ -49,7 +49,7 @@ async fn noop_job_is_accepted_then_succeeds_with_a_step_report() -> Result<()> {
     Ok(())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn keys_are_required_and_jobs_are_private() -> Result<()> {
     let server = Server::start().await?;
     let r = server.http.post(server.url("/api/jobs")).json(&job("noop")).send().await?;
@@ -80,7 +80,7 @@ async fn keys_are_required_and_jobs_are_private() -> Result<()> {
     Ok(())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bad_requests_get_specific_codes() -> Result<()> {
     let server = Server::start().await?;
     let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
@@ -145,7 +145,7 @@ async fn bad_requests_get_specific_codes() -> Result<()> {
     Ok(())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn idempotency_keys_return_the_same_job_or_409() -> Result<()> {
     let server = Server::start().await?;
     let first = server.post("/api/jobs").header("Idempotency-Key", "abc").json(&job("noop")).send().await?;
@@ -158,7 +158,7 @@ async fn idempotency_keys_return_the_same_job_or_409() -> Result<()> {
     let other = server
         .post("/api/jobs")
         .header("Idempotency-Key", "abc")
-        .json(&json!({"pipeline": "noop", "priority": 5}))
+        .json(&json!({"pipeline": "frame-at", "input": {"url": "https://example.com/a.mp4"}}))
         .send()
         .await?;
     let (status, code, _) = error_of(other).await;
@@ -167,7 +167,7 @@ async fn idempotency_keys_return_the_same_job_or_409() -> Result<()> {
     Ok(())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn jobs_list_newest_first_with_cursor_and_filters() -> Result<()> {
     let server = Server::start().await?;
     let mut ids = Vec::new();
@@ -203,7 +203,7 @@ async fn jobs_list_newest_first_with_cursor_and_filters() -> Result<()> {
     Ok(())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn openapi_documents_every_route_and_health_answers() -> Result<()> {
     let server = Server::start().await?;
     let doc: Value = server.http.get(server.url("/api/openapi.json")).send().await?.json().await?;
@@ -266,7 +266,7 @@ fn chaos_setup(settings: &str) -> Setup {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn events_stream_progress_in_order_then_done() -> Result<()> {
     let server = Server::with(chaos_setup("")).await?;
     let id = server.submit(json!({"pipeline": "work", "params": {"ms": 2000}})).await?["id"].as_str().unwrap().to_owned();
@@ -302,7 +302,7 @@ async fn events_stream_progress_in_order_then_done() -> Result<()> {
     Ok(())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cancelling_a_spinning_plugin_stops_it_within_two_seconds() -> Result<()> {
     let server = Server::with(chaos_setup("")).await?;
     let id = server.submit(job("spin")).await?["id"].as_str().unwrap().to_owned();
@@ -331,7 +331,7 @@ async fn cancelling_a_spinning_plugin_stops_it_within_two_seconds() -> Result<()
     Ok(())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn retryable_failures_back_off_then_fail_after_max_attempts() -> Result<()> {
     let server = Server::with(chaos_setup("[workers]\nretry_base_ms = 100\nretry_max_ms = 400\n")).await?;
     let id = server.submit(job("flaky")).await?["id"].as_str().unwrap().to_owned();
@@ -355,7 +355,7 @@ async fn retryable_failures_back_off_then_fail_after_max_attempts() -> Result<()
     Ok(())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hostile_plugin_fails_its_own_job_and_others_go_on() -> Result<()> {
     let server = Server::with(chaos_setup("")).await?;
     let hog = server.submit(job("hog")).await?["id"].as_str().unwrap().to_owned();
@@ -383,7 +383,7 @@ async fn futures_ids(server: &Server, n: usize) -> Result<Vec<String>> {
     Ok(ids)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_preview_never_waits_behind_a_long_job() -> Result<()> {
     let server = Server::with(chaos_setup("[workers.lanes]\ndefault = 1\npreview = 1\n")).await?;
     let long1 = server.submit(json!({"pipeline": "work", "params": {"ms": 4000}})).await?["id"].as_str().unwrap().to_owned();

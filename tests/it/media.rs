@@ -28,7 +28,7 @@ async fn upload_file(server: &Server, path: &std::path::Path) -> Result<Value> {
     Ok(r.json().await?)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn frame_at_from_an_upload_gives_a_downloadable_jpeg() -> Result<()> {
     let server = Server::start().await?;
     let upload = upload_file(&server, &fixture("h264-high-720p.mp4")).await?;
@@ -62,7 +62,7 @@ async fn frame_at_from_an_upload_gives_a_downloadable_jpeg() -> Result<()> {
     Ok(())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn url_inputs_are_fetched_under_the_outbound_policy() -> Result<()> {
     let fixtures = Fixtures::serve(vec![
         ("/clip.mp4", mp4_route(vec![200])),
@@ -128,7 +128,7 @@ async fn youtube_server(fixtures: &Fixtures, resolver: Option<&str>) -> Result<S
     .await
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn youtube_preview_picks_the_best_existing_thumbnail() -> Result<()> {
     let fixtures = Fixtures::serve(vec![(
         &*format!("/vi/{VIDEO_ID}/hq720.jpg"),
@@ -165,7 +165,7 @@ async fn youtube_preview_picks_the_best_existing_thumbnail() -> Result<()> {
     Ok(())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn youtube_preview_falls_back_to_a_frame_of_the_video() -> Result<()> {
     // No thumbnail at all (every size 404s with a placeholder image).
     let fixtures = Fixtures::serve(vec![("/media/v.mp4", mp4_route(vec![200]))]).await?;
@@ -200,7 +200,7 @@ async fn youtube_preview_falls_back_to_a_frame_of_the_video() -> Result<()> {
     Ok(())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn people_count_runs_over_a_whole_clip_with_progress() -> Result<()> {
     let server = Server::start().await?;
     let upload = upload_file(&server, &fixture("vtest-60s.mp4")).await?;

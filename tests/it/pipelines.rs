@@ -53,7 +53,7 @@ const BAD: &[(&str, usize, &str)] = &[
     ),
 ];
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_definition_error_names_its_file_and_line() -> Result<()> {
     let server = Server::start().await?;
     let cx = server.app().load_context();
@@ -76,7 +76,7 @@ async fn every_definition_error_names_its_file_and_line() -> Result<()> {
     Ok(())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn reload_swaps_definitions_and_keeps_the_old_ones_on_error() -> Result<()> {
     let server = Server::with(Setup {
         pipelines: vec![("a.toml".into(), "name = \"custom\"\naccepts = [\"none\"]\n[[steps]]\nname = \"s\"\nplugin = \"noop\"\n".into())],
@@ -122,7 +122,7 @@ async fn reload_swaps_definitions_and_keeps_the_old_ones_on_error() -> Result<()
     Ok(())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn plugin_uploads_are_checked_against_the_world() -> Result<()> {
     let server = Server::start().await?;
     let upload = |bytes: Vec<u8>, key: &str| {

@@ -38,7 +38,7 @@ fn setup_dir(dir: &std::path::Path) -> Result<std::path::PathBuf> {
     Ok(path)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn jobs_survive_sigkill_and_are_rerun_after_the_lease() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let settings = setup_dir(dir.path())?;

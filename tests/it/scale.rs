@@ -12,7 +12,7 @@ use crate::support::{Process, Setup, create_key, fresh_postgres, free_port, prep
 
 const SPIN: &str = "name = \"spin\"\naccepts = [\"none\"]\n\n[[steps]]\nname = \"chaos\"\nplugin = \"chaos\"\nconfig = { mode = \"loop\" }\nlimits = { memory_mib = 32, deadline_ms = 60000 }\n";
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_workers_share_2000_jobs_survive_a_kill_and_obey_remote_cancel() -> Result<()> {
     let db = fresh_postgres().await?;
     let dir = tempfile::tempdir()?;

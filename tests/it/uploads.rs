@@ -12,7 +12,7 @@ fn bytes(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i * 31 % 251) as u8).collect()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn raw_and_multipart_uploads_feed_a_pipeline() -> Result<()> {
     let server = Server::start().await?;
     let data = bytes(3 << 20);
@@ -57,7 +57,7 @@ async fn raw_and_multipart_uploads_feed_a_pipeline() -> Result<()> {
     Ok(())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn oversized_and_mistyped_uploads_are_refused() -> Result<()> {
     let server = Server::with(Setup {
         settings: "[uploads]\nmax_bytes = 100000\n".into(),

@@ -57,6 +57,15 @@ impl Registry {
             return Ok(existing);
         }
         let plugin = self.runtime.load(bytes).await?;
+        let info = plugin.info();
+        tracing::info!(
+            plugin = %info.name,
+            version = %info.version,
+            digest = %info.digest,
+            compile_ms = info.compile_ms,
+            cache_hit = info.cache_hit,
+            "plugin loaded"
+        );
         let mut map = self.by_name.write().unwrap();
         let versions = map.entry(plugin.info().name.clone()).or_default();
         if !versions.iter().any(|p| p.info().digest == plugin.info().digest) {
