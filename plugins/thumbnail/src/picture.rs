@@ -210,7 +210,11 @@ mod tests {
         assert!(!is_letterboxed(&picture(480, 360, |_, _| 0)));
         // A 16:9 picture with black bands is not 4:3 letterboxing.
         let wide = picture(1280, 720, |x, y| {
-            if y < 90 || y >= 630 { 0 } else { content(x, y) }
+            if !(90..630).contains(&y) {
+                0
+            } else {
+                content(x, y)
+            }
         });
         assert!(!is_letterboxed(&wide));
         // Only the top band dark: a dark sky, not letterboxing.
