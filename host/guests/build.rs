@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Guest workspaces, relative to the repository root, and the components each produces.
-const WORKSPACES: &[(&str, &[&str])] = &[("plugins", &["noop", "checksum", "chaos"])];
+const WORKSPACES: &[(&str, &[&str])] = &[("plugins", &["noop", "checksum", "chaos", "thumbnail"])];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
