@@ -9,7 +9,7 @@ use std::process::Command;
 /// Guest workspaces, relative to the repository root, and the components each produces.
 const WORKSPACES: &[(&str, &[&str])] = &[(
     "plugins",
-    &["noop", "checksum", "chaos", "frames", "people-count"],
+    &["noop", "checksum", "chaos", "frames", "people-count", "thumbnail"],
 )];
 
 fn main() {

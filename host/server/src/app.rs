@@ -191,7 +191,7 @@ fn outbound_factory(base: OutboundPolicy, resolver: Arc<dyn NameResolver>) -> Ou
     Arc::new(move |hosts: &[String]| {
         let mut policy = base.clone();
         policy.allowed_hosts = hosts.to_vec();
-        match crate::egress::PolicyFilter::new(policy, resolver.clone()) {
+        match crate::egress::PolicyFilter::with_resolver(policy, resolver.clone()) {
             Ok(filter) => OutboundAccess::through(Arc::new(filter)),
             Err(e) => {
                 tracing::error!(error = %e, "invalid outbound policy; the step gets no network");

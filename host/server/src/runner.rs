@@ -136,8 +136,9 @@ impl Runner {
                         match run_result.outcome {
                             Ok(out) => (report, Ok(out)),
                             Err(f) => {
-                                let report = step_report(&step.name, index, run, None, Some((f.code(), f.to_string(), &run_result.stats)));
-                                (report, Err((f.code().to_owned(), f.to_string(), f.retryable(), matches!(f, StepFailure::Cancelled))))
+                                let (code, message) = failure_code(&f);
+                                let report = step_report(&step.name, index, run, None, Some((&code, message.clone(), &run_result.stats)));
+                                (report, Err((code, message, f.retryable(), matches!(f, StepFailure::Cancelled))))
                             }
                         }
                     }
@@ -305,6 +306,21 @@ impl Runner {
             ))),
         }
     }
+}
+
+/// The job error code and message of a step failure. A plugin may give its own code by
+/// starting its message with `CODE: ` (SCREAMING_SNAKE, e.g. `NO_THUMBNAIL: ...`); the
+/// error kind still decides whether the job is retried.
+pub fn failure_code(f: &StepFailure) -> (String, String) {
+    if let StepFailure::Plugin { message, .. } = f
+        && let Some((code, rest)) = message.split_once(": ")
+        && (3..=40).contains(&code.len())
+        && code.starts_with(|c: char| c.is_ascii_uppercase())
+        && code.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    {
+        return (code.to_owned(), rest.to_owned());
+    }
+    (f.code().to_owned(), f.to_string())
 }
 
 fn round2(v: f64) -> f64 {

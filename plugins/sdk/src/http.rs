@@ -61,14 +61,19 @@ fn error(message: impl Into<String>) -> HttpError {
     }
 }
 
+/// How the host words a refusal by its outbound policy (see the host's `HttpRequestFilter`).
+const POLICY_REFUSAL: &str = "outbound policy:";
+
 fn from_code(code: ErrorCode) -> HttpError {
-    let denied = matches!(
-        code,
-        ErrorCode::HttpRequestDenied | ErrorCode::DestinationIpProhibited
-    );
-    let message = match code {
-        ErrorCode::InternalError(Some(m)) => m,
-        other => format!("{other:?}"),
+    let (message, denied) = match code {
+        ErrorCode::InternalError(Some(m)) => {
+            let denied = m.starts_with(POLICY_REFUSAL);
+            (m, denied)
+        }
+        ErrorCode::HttpRequestDenied | ErrorCode::DestinationIpProhibited => {
+            (format!("{code:?}"), true)
+        }
+        other => (format!("{other:?}"), false),
     };
     HttpError { message, denied }
 }
