@@ -1,7 +1,8 @@
 //! A small fixed-size colour thumbnail of each frame and the two measures taken on it.
 //!
 //! Comparing 64x36 area averages rather than whole frames makes the measures cheap, the
-//! same for any input size, and blind to JPEG noise and fine texture.
+//! same for any input size, and blind to JPEG noise and fine texture. The figures quoted
+//! below come from `examples/calibrate.rs` on frames sampled every 0.5 s at 320 px.
 
 use crate::decode::Picture;
 
@@ -11,10 +12,17 @@ pub const WIDTH: usize = 64;
 pub const HEIGHT: usize = 36;
 const CELLS: usize = WIDTH * HEIGHT;
 
-/// Histogram levels per colour channel: 4x4x4 = 64 bins. Few bins, because a thumbnail
-/// has only 2,304 pixels; soft binning keeps small colour shifts from jumping a bin edge.
+/// Histogram levels per colour channel: 4x4x4 = 64 bins. Few bins, because a region has
+/// only 144 pixels; soft binning keeps small colour shifts from jumping a bin edge.
 const LEVELS: usize = 4;
 const BINS: usize = LEVELS * LEVELS * LEVELS;
+/// The thumbnail is split into 4x4 regions of 16x9 pixels, each with its own histogram.
+/// One global histogram misses cuts between shots of one setting (same colours, moved
+/// around): on the Megamind trailer's three such cuts it scored as low as 0.05, below a hand
+/// entering a still shot (0.075); per region the cuts score 0.33-0.38, that hand 0.20.
+const GRID: usize = 4;
+const REGIONS: usize = GRID * GRID;
+const REGION_PIXELS: usize = CELLS / REGIONS;
 
 /// A frame reduced to 64x36 RGB by area averaging.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,10 +95,12 @@ impl Thumb {
         total as f64 / (CELLS as f64 * 255.0 * 256.0)
     }
 
-    /// The colour histogram: 4 levels per channel, normalised to sum 1.
+    /// The colour histograms of the 4x4 regions: 4 levels per channel, each summing to 1.
     pub fn histogram(&self) -> Histogram {
-        let mut bins = [0f32; BINS];
-        for px in self.rgb.chunks_exact(3) {
+        let mut regions = [[0f32; BINS]; REGIONS];
+        for (i, px) in self.rgb.chunks_exact(3).enumerate() {
+            let (x, y) = (i % WIDTH, i / WIDTH);
+            let bins = &mut regions[y * GRID / HEIGHT * GRID + x * GRID / WIDTH];
             // Soft (trilinear) binning: each channel splits its weight between the two
             // nearest level centres, so a shift of one grey level moves 1/64 of a bin,
             // never a whole one.
@@ -103,30 +113,32 @@ impl Thumb {
                 }
             }
         }
-        for v in &mut bins {
-            *v /= CELLS as f32;
+        for v in regions.iter_mut().flatten() {
+            *v /= REGION_PIXELS as f32;
         }
-        Histogram { bins }
+        Histogram { regions }
     }
 }
 
-/// A normalised colour histogram of a thumbnail.
+/// The colour histograms of a thumbnail's regions.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Histogram {
-    bins: [f32; BINS],
+    regions: [[f32; BINS]; REGIONS],
 }
 
 impl Histogram {
-    /// Total-variation distance (half the L1 distance): the share of the picture whose
-    /// colour would have to change to turn one histogram into the other, 0 to 1.
+    /// The mean over regions of the total-variation distance (half the L1 distance)
+    /// between their histograms: the share of the picture whose colour would have to
+    /// change, region by region, to turn one frame into the other, 0 to 1.
     pub fn distance(&self, other: &Histogram) -> f64 {
         let l1: f64 = self
-            .bins
+            .regions
             .iter()
-            .zip(&other.bins)
+            .flatten()
+            .zip(other.regions.iter().flatten())
             .map(|(a, b)| f64::from((a - b).abs()))
             .sum();
-        (l1 / 2.0).clamp(0.0, 1.0)
+        (l1 / 2.0 / REGIONS as f64).clamp(0.0, 1.0)
     }
 }
 
@@ -209,6 +221,26 @@ mod tests {
         let a = thumb(64, 36, [64, 95, 128]).histogram();
         let b = thumb(64, 36, [64, 96, 128]).histogram();
         assert!(a.distance(&b) < 0.02, "{}", a.distance(&b));
+    }
+
+    #[test]
+    fn same_colours_moved_around_is_a_change() {
+        // Left half red and right half green, then swapped: one global histogram would
+        // not see it.
+        let halves = |left: [u8; 3], right: [u8; 3]| {
+            let data = (0..36 * 64)
+                .flat_map(|i| if i % 64 < 32 { left } else { right })
+                .collect();
+            Thumb::from_picture(&Picture {
+                width: 64,
+                height: 36,
+                channels: 3,
+                data,
+            })
+        };
+        let a = halves([200, 0, 0], [0, 200, 0]).histogram();
+        let b = halves([0, 200, 0], [200, 0, 0]).histogram();
+        assert!(a.distance(&b) > 0.9, "{}", a.distance(&b));
     }
 
     #[test]
