@@ -59,13 +59,13 @@ fn decode_jpeg(bytes: &[u8]) -> Result<Picture, String> {
     let mut decoder = JpegDecoder::new_with_options(ZCursor::new(bytes), options);
     decoder
         .decode_headers()
-        .map_err(|e| format!("corrupt JPEG: {e:?}"))?;
+        .map_err(|e| corrupt("JPEG", format!("{e:?}")))?;
     let info = decoder.info().ok_or("corrupt JPEG: no image header")?;
     let (width, height) = (u32::from(info.width), u32::from(info.height));
     check_size(width, height)?;
     let data = decoder
         .decode()
-        .map_err(|e| format!("corrupt JPEG: {e:?}"))?;
+        .map_err(|e| corrupt("JPEG", format!("{e:?}")))?;
     picture(width, height, data)
 }
 
@@ -78,7 +78,7 @@ fn decode_png(bytes: &[u8]) -> Result<Picture, String> {
     decoder.set_transformations(Transformations::normalize_to_color8());
     let mut reader = decoder
         .read_info()
-        .map_err(|e| format!("corrupt PNG: {e}"))?;
+        .map_err(|e| corrupt("PNG", e.to_string()))?;
     let (width, height) = reader.info().size();
     check_size(width, height)?;
     let len = reader
@@ -87,9 +87,14 @@ fn decode_png(bytes: &[u8]) -> Result<Picture, String> {
     let mut data = vec![0; len];
     let out = reader
         .next_frame(&mut data)
-        .map_err(|e| format!("corrupt PNG: {e}"))?;
+        .map_err(|e| corrupt("PNG", e.to_string()))?;
     data.truncate(out.buffer_size());
     picture(width, height, data)
+}
+
+/// The decoders' messages end in a newline now and then; the step error should not.
+fn corrupt(format: &str, detail: String) -> String {
+    format!("corrupt {format}: {}", detail.trim())
 }
 
 fn picture(width: u32, height: u32, data: Vec<u8>) -> Result<Picture, String> {
