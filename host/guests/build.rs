@@ -7,10 +7,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Guest workspaces, relative to the repository root, and the components each produces.
-const WORKSPACES: &[(&str, &[&str])] = &[(
-    "plugins",
-    &["noop", "checksum", "chaos", "frames", "people-count", "thumbnail"],
-)];
+const WORKSPACES: &[(&str, &[&str])] = &[
+    (
+        "plugins",
+        &["noop", "checksum", "chaos", "frames", "people-count", "thumbnail"],
+    ),
+    ("examples", &["scene-change"]),
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());

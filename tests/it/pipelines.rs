@@ -187,3 +187,38 @@ fn plugin_check_gives_the_same_verdict_offline() -> Result<()> {
     assert!(stderr.contains("NOT_A_COMPONENT") && stderr.contains("not a component"), "{stderr}");
     Ok(())
 }
+
+/// The third-party example (`examples/scene-change`, written only against the SDK) runs
+/// end to end: uploaded as a plugin, its pipeline file loaded by a reload, a job through
+/// the API on a real clip.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_example_plugin_runs_end_to_end() -> Result<()> {
+    let server = Server::with(Setup {
+        pipelines: vec![("keep.toml".into(), "name = \"keep\"\naccepts = [\"none\"]\n[[steps]]\nname = \"s\"\nplugin = \"noop\"\n".into())],
+        ..Setup::default()
+    })
+    .await?;
+    let wasm = framepipe_guests::get("scene-change").expect("examples are built").to_vec();
+    let r = server.http.post(server.url("/api/plugins")).bearer_auth(&server.admin_key).body(wasm).send().await?;
+    assert_eq!(r.status(), 201);
+    let definition = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/scene-change/pipeline.toml"))?;
+    std::fs::write(server.dir.path().join("pipelines/scene-changes.toml"), definition)?;
+    let r = server.http.post(server.url("/api/pipelines/reload")).bearer_auth(&server.admin_key).send().await?;
+    assert_eq!(r.status(), 200, "{}", r.text().await?);
+    let clip = std::fs::read(crate::support::fixture("h264-high-720p.mp4"))?;
+    let upload: Value = server.post("/api/uploads?filename=clip.mp4").body(clip).send().await?.json().await?;
+    let id = server
+        .submit(serde_json::json!({"pipeline": "scene-changes", "input": upload["input"], "params": {"every_seconds": 1.0}}))
+        .await?["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = server.wait(&id, Duration::from_secs(180)).await?;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let result = &done["result"];
+    assert_eq!(result["frames"], 10, "one frame a second of a 10 s clip: {result}");
+    assert_eq!(result["motion"].as_array().unwrap().len(), 9);
+    assert!(result["scenes"].as_u64().unwrap() >= 1);
+    server.stop().await;
+    Ok(())
+}
