@@ -495,5 +495,5 @@ async fn network_is_refused_by_default() {
     let rt = runtime();
     let p = plugin(&rt, "chaos").await;
     let out = chaos(&rt, &p, "ok", limits()).await.outcome.unwrap();
-    assert_eq!(out.result, Value::from(json!({"mode": "ok"})));
+    assert_eq!(out.result, json!({"mode": "ok"}));
 }
