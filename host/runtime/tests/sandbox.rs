@@ -6,7 +6,7 @@ use framepipe_runtime::{
     CancelFlag, Input, LoadError, Plugin, Runtime, RuntimeConfig, StepFailure, StepLimits,
     StepRequest, StepRun,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
