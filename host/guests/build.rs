@@ -10,7 +10,14 @@ use std::process::Command;
 const WORKSPACES: &[(&str, &[&str])] = &[
     (
         "plugins",
-        &["noop", "checksum", "chaos", "frames", "people-count", "thumbnail"],
+        &[
+            "noop",
+            "checksum",
+            "chaos",
+            "frames",
+            "people-count",
+            "thumbnail",
+        ],
     ),
     ("examples", &["scene-change"]),
 ];

@@ -30,7 +30,10 @@ async fn noop_job_is_accepted_then_succeeds_with_a_step_report() -> Result<()> {
     let id = body["id"].as_str().unwrap().to_owned();
     assert_eq!(location, format!("/api/jobs/{id}"));
     assert_eq!(body["polling_url"], format!("/api/jobs/{id}/"));
-    assert!(matches!(body["status"].as_str(), Some("queued" | "running" | "succeeded")));
+    assert!(matches!(
+        body["status"].as_str(),
+        Some("queued" | "running" | "succeeded")
+    ));
     println!("POST /api/jobs answered in {accept_ms:.1} ms");
 
     let done = server.wait(&id, Duration::from_secs(30)).await?;
@@ -43,7 +46,12 @@ async fn noop_job_is_accepted_then_succeeds_with_a_step_report() -> Result<()> {
     assert!(step["wall_ms"].as_f64().unwrap() > 0.0);
     assert!(step["fuel_used"].as_u64().unwrap() > 0);
     // The old app's trailing-slash polling URL works too.
-    let legacy: Value = server.get(&format!("/api/jobs/{id}/")).send().await?.json().await?;
+    let legacy: Value = server
+        .get(&format!("/api/jobs/{id}/"))
+        .send()
+        .await?
+        .json()
+        .await?;
     assert_eq!(legacy["id"], id.as_str());
     server.stop().await;
     Ok(())
@@ -52,7 +60,12 @@ async fn noop_job_is_accepted_then_succeeds_with_a_step_report() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn keys_are_required_and_jobs_are_private() -> Result<()> {
     let server = Server::start().await?;
-    let r = server.http.post(server.url("/api/jobs")).json(&job("noop")).send().await?;
+    let r = server
+        .http
+        .post(server.url("/api/jobs"))
+        .json(&job("noop"))
+        .send()
+        .await?;
     assert_eq!(error_of(r).await.0, 401);
     let r = server
         .http
@@ -64,13 +77,33 @@ async fn keys_are_required_and_jobs_are_private() -> Result<()> {
     let (status, code, _) = error_of(r).await;
     assert_eq!((status, code.as_str()), (401, "UNAUTHORIZED"));
 
-    let id = server.submit(job("noop")).await?["id"].as_str().unwrap().to_owned();
+    let id = server.submit(job("noop")).await?["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (_, other) = server.app().store.create_key("someone else", false).await?;
-    let r = server.http.get(server.url(&format!("/api/jobs/{id}"))).bearer_auth(&other).send().await?;
+    let r = server
+        .http
+        .get(server.url(&format!("/api/jobs/{id}")))
+        .bearer_auth(&other)
+        .send()
+        .await?;
     assert_eq!(error_of(r).await.0, 404, "another key must not see the job");
-    let r = server.http.delete(server.url(&format!("/api/jobs/{id}"))).bearer_auth(&other).send().await?;
+    let r = server
+        .http
+        .delete(server.url(&format!("/api/jobs/{id}")))
+        .bearer_auth(&other)
+        .send()
+        .await?;
     assert_eq!(error_of(r).await.0, 404);
-    let list: Value = server.http.get(server.url("/api/jobs")).bearer_auth(&other).send().await?.json().await?;
+    let list: Value = server
+        .http
+        .get(server.url("/api/jobs"))
+        .bearer_auth(&other)
+        .send()
+        .await?
+        .json()
+        .await?;
     assert_eq!(list["jobs"].as_array().unwrap().len(), 0);
     // Admin-only operations refuse a user key.
     let r = server.post("/api/pipelines/reload").send().await?;
@@ -135,7 +168,11 @@ async fn bad_requests_get_specific_codes() -> Result<()> {
     ];
     for (request, want_status, want_code) in cases {
         let (status, code, message) = error_of(request.send().await?).await;
-        assert_eq!((status, code.as_str()), (want_status, want_code), "message: {message}");
+        assert_eq!(
+            (status, code.as_str()),
+            (want_status, want_code),
+            "message: {message}"
+        );
         assert!(!message.is_empty(), "{want_code} needs a message");
     }
     // Nothing was queued by any of them.
@@ -148,10 +185,20 @@ async fn bad_requests_get_specific_codes() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn idempotency_keys_return_the_same_job_or_409() -> Result<()> {
     let server = Server::start().await?;
-    let first = server.post("/api/jobs").header("Idempotency-Key", "abc").json(&job("noop")).send().await?;
+    let first = server
+        .post("/api/jobs")
+        .header("Idempotency-Key", "abc")
+        .json(&job("noop"))
+        .send()
+        .await?;
     assert_eq!(first.status(), 202);
     let first: Value = first.json().await?;
-    let again = server.post("/api/jobs").header("Idempotency-Key", "abc").json(&job("noop")).send().await?;
+    let again = server
+        .post("/api/jobs")
+        .header("Idempotency-Key", "abc")
+        .json(&job("noop"))
+        .send()
+        .await?;
     assert_eq!(again.status(), 200, "a repeat is not a new job");
     let again: Value = again.json().await?;
     assert_eq!(first["id"], again["id"]);
@@ -172,7 +219,12 @@ async fn jobs_list_newest_first_with_cursor_and_filters() -> Result<()> {
     let server = Server::start().await?;
     let mut ids = Vec::new();
     for _ in 0..5 {
-        ids.push(server.submit(job("noop")).await?["id"].as_str().unwrap().to_owned());
+        ids.push(
+            server.submit(job("noop")).await?["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
     for id in &ids {
         server.wait(id, Duration::from_secs(30)).await?;
@@ -195,9 +247,19 @@ async fn jobs_list_newest_first_with_cursor_and_filters() -> Result<()> {
     }
     let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
     assert_eq!(seen, newest_first);
-    let page: Value = server.get("/api/jobs?status=succeeded&pipeline=noop").send().await?.json().await?;
+    let page: Value = server
+        .get("/api/jobs?status=succeeded&pipeline=noop")
+        .send()
+        .await?
+        .json()
+        .await?;
     assert_eq!(page["jobs"].as_array().unwrap().len(), 5);
-    let page: Value = server.get("/api/jobs?status=failed").send().await?.json().await?;
+    let page: Value = server
+        .get("/api/jobs?status=failed")
+        .send()
+        .await?
+        .json()
+        .await?;
     assert_eq!(page["jobs"].as_array().unwrap().len(), 0);
     server.stop().await;
     Ok(())
@@ -206,7 +268,13 @@ async fn jobs_list_newest_first_with_cursor_and_filters() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn openapi_documents_every_route_and_health_answers() -> Result<()> {
     let server = Server::start().await?;
-    let doc: Value = server.http.get(server.url("/api/openapi.json")).send().await?.json().await?;
+    let doc: Value = server
+        .http
+        .get(server.url("/api/openapi.json"))
+        .send()
+        .await?
+        .json()
+        .await?;
     assert_eq!(doc["openapi"], "3.1.0");
     for path in [
         "/api/jobs",
@@ -224,11 +292,20 @@ async fn openapi_documents_every_route_and_health_answers() -> Result<()> {
         "/healthz",
         "/readyz",
     ] {
-        assert!(doc["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "{path} missing from the OpenAPI document"
+        );
     }
     let health = server.http.get(server.url("/healthz")).send().await?;
     assert_eq!(health.status(), 200);
-    let ready: Value = server.http.get(server.url("/readyz")).send().await?.json().await?;
+    let ready: Value = server
+        .http
+        .get(server.url("/readyz"))
+        .send()
+        .await?
+        .json()
+        .await?;
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["queue"], "sqlite");
     server.stop().await;
@@ -259,8 +336,14 @@ fn chaos_setup(settings: &str) -> Setup {
             ("work.toml".into(), WORK_PIPELINE.into()),
             ("spin.toml".into(), chaos_pipeline("spin", "loop", "")),
             ("hog.toml".into(), chaos_pipeline("hog", "alloc", "")),
-            ("flaky.toml".into(), chaos_pipeline("flaky", "unavailable", "max_attempts = 3")),
-            ("quick.toml".into(), chaos_pipeline("quick", "ok", "lane = \"preview\"")),
+            (
+                "flaky.toml".into(),
+                chaos_pipeline("flaky", "unavailable", "max_attempts = 3"),
+            ),
+            (
+                "quick.toml".into(),
+                chaos_pipeline("quick", "ok", "lane = \"preview\""),
+            ),
         ],
         ..Setup::default()
     }
@@ -269,7 +352,12 @@ fn chaos_setup(settings: &str) -> Setup {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn events_stream_progress_in_order_then_done() -> Result<()> {
     let server = Server::with(chaos_setup("")).await?;
-    let id = server.submit(json!({"pipeline": "work", "params": {"ms": 2000}})).await?["id"].as_str().unwrap().to_owned();
+    let id = server
+        .submit(json!({"pipeline": "work", "params": {"ms": 2000}}))
+        .await?["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let response = server.get(&format!("/api/jobs/{id}/events")).send().await?;
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let text = tokio::time::timeout(Duration::from_secs(30), response.text()).await??;
@@ -290,8 +378,14 @@ async fn events_stream_progress_in_order_then_done() -> Result<()> {
         .filter(|(n, _)| n == "progress")
         .map(|(_, v)| v["processed"].as_u64().unwrap())
         .collect();
-    assert!(progress.len() >= 3, "expected several progress events, got {progress:?}");
-    assert!(progress.windows(2).all(|w| w[0] < w[1]), "progress out of order: {progress:?}");
+    assert!(
+        progress.len() >= 3,
+        "expected several progress events, got {progress:?}"
+    );
+    assert!(
+        progress.windows(2).all(|w| w[0] < w[1]),
+        "progress out of order: {progress:?}"
+    );
     let percentages: Vec<f64> = events
         .iter()
         .filter(|(n, _)| n == "progress")
@@ -305,25 +399,46 @@ async fn events_stream_progress_in_order_then_done() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cancelling_a_spinning_plugin_stops_it_within_two_seconds() -> Result<()> {
     let server = Server::with(chaos_setup("")).await?;
-    let id = server.submit(job("spin")).await?["id"].as_str().unwrap().to_owned();
+    let id = server.submit(job("spin")).await?["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let start = Instant::now();
     loop {
-        let j: Value = server.get(&format!("/api/jobs/{id}")).send().await?.json().await?;
+        let j: Value = server
+            .get(&format!("/api/jobs/{id}"))
+            .send()
+            .await?
+            .json()
+            .await?;
         if j["status"] == "running" {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "never started: {j}");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "never started: {j}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let asked = Instant::now();
-    let r = server.http.delete(server.url(&format!("/api/jobs/{id}"))).bearer_auth(&server.key).send().await?;
+    let r = server
+        .http
+        .delete(server.url(&format!("/api/jobs/{id}")))
+        .bearer_auth(&server.key)
+        .send()
+        .await?;
     assert_eq!(r.status(), 202, "a running job is cancelled first");
     let done = server.wait(&id, Duration::from_secs(10)).await?;
     let took = asked.elapsed();
     assert_eq!(done["status"], "cancelled", "{done}");
     assert!(took < Duration::from_secs(2), "cancel took {took:?}");
     println!("cancel of a spinning plugin took {took:?}");
-    let r = server.http.delete(server.url(&format!("/api/jobs/{id}"))).bearer_auth(&server.key).send().await?;
+    let r = server
+        .http
+        .delete(server.url(&format!("/api/jobs/{id}")))
+        .bearer_auth(&server.key)
+        .send()
+        .await?;
     assert_eq!(r.status(), 204);
     let r = server.get(&format!("/api/jobs/{id}")).send().await?;
     assert_eq!(r.status(), 404);
@@ -333,12 +448,23 @@ async fn cancelling_a_spinning_plugin_stops_it_within_two_seconds() -> Result<()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn retryable_failures_back_off_then_fail_after_max_attempts() -> Result<()> {
-    let server = Server::with(chaos_setup("[workers]\nretry_base_ms = 100\nretry_max_ms = 400\n")).await?;
-    let id = server.submit(job("flaky")).await?["id"].as_str().unwrap().to_owned();
+    let server = Server::with(chaos_setup(
+        "[workers]\nretry_base_ms = 100\nretry_max_ms = 400\n",
+    ))
+    .await?;
+    let id = server.submit(job("flaky")).await?["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut saw_retrying = false;
     let start = Instant::now();
     let done = loop {
-        let j: Value = server.get(&format!("/api/jobs/{id}")).send().await?.json().await?;
+        let j: Value = server
+            .get(&format!("/api/jobs/{id}"))
+            .send()
+            .await?
+            .json()
+            .await?;
         saw_retrying |= j["status"] == "retrying";
         if j["status"] == "failed" {
             break j;
@@ -350,7 +476,12 @@ async fn retryable_failures_back_off_then_fail_after_max_attempts() -> Result<()
     assert_eq!(done["attempts"], 3);
     assert_eq!(done["error"]["code"], "UNAVAILABLE");
     assert_eq!(done["error"]["retryable"], true);
-    assert!(done["error"]["message"].as_str().unwrap().contains("step `chaos`"));
+    assert!(
+        done["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("step `chaos`")
+    );
     server.stop().await;
     Ok(())
 }
@@ -358,19 +489,43 @@ async fn retryable_failures_back_off_then_fail_after_max_attempts() -> Result<()
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hostile_plugin_fails_its_own_job_and_others_go_on() -> Result<()> {
     let server = Server::with(chaos_setup("")).await?;
-    let hog = server.submit(job("hog")).await?["id"].as_str().unwrap().to_owned();
-    let spin = server.submit(job("spin")).await?["id"].as_str().unwrap().to_owned();
+    let hog = server.submit(job("hog")).await?["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let spin = server.submit(job("spin")).await?["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let fine: Vec<String> = futures_ids(&server, 6).await?;
     let hog = server.wait(&hog, Duration::from_secs(30)).await?;
     assert_eq!(hog["status"], "failed");
     assert_eq!(hog["error"]["code"], "MEMORY_LIMIT_EXCEEDED");
-    assert!(hog["error"]["message"].as_str().unwrap().contains("cap 32 MiB"), "{}", hog["error"]);
+    assert!(
+        hog["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cap 32 MiB"),
+        "{}",
+        hog["error"]
+    );
     assert_eq!(hog["error"]["retryable"], false);
     for id in fine {
-        assert_eq!(server.wait(&id, Duration::from_secs(30)).await?["status"], "succeeded");
+        assert_eq!(
+            server.wait(&id, Duration::from_secs(30)).await?["status"],
+            "succeeded"
+        );
     }
-    server.http.post(server.url(&format!("/api/jobs/{spin}/cancel"))).bearer_auth(&server.key).send().await?;
-    assert_eq!(server.wait(&spin, Duration::from_secs(10)).await?["status"], "cancelled");
+    server
+        .http
+        .post(server.url(&format!("/api/jobs/{spin}/cancel")))
+        .bearer_auth(&server.key)
+        .send()
+        .await?;
+    assert_eq!(
+        server.wait(&spin, Duration::from_secs(10)).await?["status"],
+        "cancelled"
+    );
     server.stop().await;
     Ok(())
 }
@@ -378,7 +533,12 @@ async fn a_hostile_plugin_fails_its_own_job_and_others_go_on() -> Result<()> {
 async fn futures_ids(server: &Server, n: usize) -> Result<Vec<String>> {
     let mut ids = Vec::new();
     for _ in 0..n {
-        ids.push(server.submit(job("noop")).await?["id"].as_str().unwrap().to_owned());
+        ids.push(
+            server.submit(job("noop")).await?["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
     Ok(ids)
 }
@@ -386,21 +546,50 @@ async fn futures_ids(server: &Server, n: usize) -> Result<Vec<String>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_preview_never_waits_behind_a_long_job() -> Result<()> {
     let server = Server::with(chaos_setup("[workers.lanes]\ndefault = 1\npreview = 1\n")).await?;
-    let long1 = server.submit(json!({"pipeline": "work", "params": {"ms": 4000}})).await?["id"].as_str().unwrap().to_owned();
-    let long2 = server.submit(json!({"pipeline": "work", "params": {"ms": 4000}})).await?["id"].as_str().unwrap().to_owned();
+    let long1 = server
+        .submit(json!({"pipeline": "work", "params": {"ms": 4000}}))
+        .await?["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let long2 = server
+        .submit(json!({"pipeline": "work", "params": {"ms": 4000}}))
+        .await?["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let start = Instant::now();
-    let quick = server.submit(job("quick")).await?["id"].as_str().unwrap().to_owned();
+    let quick = server.submit(job("quick")).await?["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let done = server.wait(&quick, Duration::from_secs(10)).await?;
     let took = start.elapsed();
     assert_eq!(done["status"], "succeeded");
     assert_eq!(done["lane"], "preview");
-    assert!(took < Duration::from_secs(3), "the preview took {took:?} behind the long jobs");
-    let long2_now: Value = server.get(&format!("/api/jobs/{long2}")).send().await?.json().await?;
-    assert_eq!(long2_now["status"], "queued", "one worker in the default lane: the second long job waits");
+    assert!(
+        took < Duration::from_secs(3),
+        "the preview took {took:?} behind the long jobs"
+    );
+    let long2_now: Value = server
+        .get(&format!("/api/jobs/{long2}"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        long2_now["status"], "queued",
+        "one worker in the default lane: the second long job waits"
+    );
     println!("preview done in {took:?} while two 4 s jobs occupy the default lane");
     for id in [long1, long2] {
-        server.http.post(server.url(&format!("/api/jobs/{id}/cancel"))).bearer_auth(&server.key).send().await?;
+        server
+            .http
+            .post(server.url(&format!("/api/jobs/{id}/cancel")))
+            .bearer_auth(&server.key)
+            .send()
+            .await?;
     }
     server.stop().await;
     Ok(())

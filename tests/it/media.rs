@@ -43,11 +43,17 @@ async fn frame_at_from_an_upload_gives_a_downloadable_jpeg() -> Result<()> {
     assert_eq!(done["result"]["codec"], "h264");
     assert_eq!(done["result"]["width"], 1280);
     let frame = &done["result"]["frames"][0];
-    assert!((frame["pts_seconds"].as_f64().unwrap() - 5.0).abs() < 0.04, "{frame}");
+    assert!(
+        (frame["pts_seconds"].as_f64().unwrap() - 5.0).abs() < 0.04,
+        "{frame}"
+    );
     let step = &done["steps"][0];
     assert!(step["peak_memory_mib"].as_f64().unwrap() <= 64.0);
     let file_size = std::fs::metadata(fixture("h264-high-720p.mp4"))?.len();
-    assert!(step["bytes_read"].as_u64().unwrap() < file_size, "exact seek to 5 s reads part of the file");
+    assert!(
+        step["bytes_read"].as_u64().unwrap() < file_size,
+        "exact seek to 5 s reads part of the file"
+    );
     let url = done["artifacts"][0]["url"].as_str().unwrap();
     let r = server.get(url).send().await?;
     assert_eq!(r.status(), 200);
@@ -55,9 +61,20 @@ async fn frame_at_from_an_upload_gives_a_downloadable_jpeg() -> Result<()> {
     let bytes = r.bytes().await?;
     assert_eq!(&bytes[..2], &[0xFF, 0xD8], "a JPEG");
     // Deleting the job deletes its artifacts.
-    let r = server.http.delete(server.url(&format!("/api/jobs/{id}"))).bearer_auth(&server.key).send().await?;
+    let r = server
+        .http
+        .delete(server.url(&format!("/api/jobs/{id}")))
+        .bearer_auth(&server.key)
+        .send()
+        .await?;
     assert_eq!(r.status(), 204);
-    assert!(!server.dir.path().join(format!("data/files/jobs/{id}")).exists());
+    assert!(
+        !server
+            .dir
+            .path()
+            .join(format!("data/files/jobs/{id}"))
+            .exists()
+    );
     server.stop().await;
     Ok(())
 }
@@ -79,9 +96,16 @@ async fn url_inputs_are_fetched_under_the_outbound_policy() -> Result<()> {
         .to_owned();
     let done = strict.wait(&id, Duration::from_secs(60)).await?;
     assert_eq!(done["status"], "failed");
-    assert_eq!(done["error"]["code"], "URL_NOT_ALLOWED", "{}", done["error"]);
+    assert_eq!(
+        done["error"]["code"], "URL_NOT_ALLOWED",
+        "{}",
+        done["error"]
+    );
     assert_eq!(done["attempts"], 1);
-    assert!(fixtures.hits.lock().unwrap().is_empty(), "nothing reached the fixture server");
+    assert!(
+        fixtures.hits.lock().unwrap().is_empty(),
+        "nothing reached the fixture server"
+    );
     strict.stop().await;
 
     let open = Server::with(Setup {
@@ -155,9 +179,17 @@ async fn youtube_preview_picks_the_best_existing_thumbnail() -> Result<()> {
     assert_eq!(result["method"], "thumbnail");
     assert_eq!(result["width"], 1280);
     assert_eq!(result["height"], 720);
-    assert!(result["source_url"].as_str().unwrap().ends_with("/hq720.jpg"));
+    assert!(
+        result["source_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/hq720.jpg")
+    );
     let hits = fixtures.hits.lock().unwrap().clone();
-    assert!(hits.iter().any(|h| h.contains("maxresdefault")), "tried maxres first: {hits:?}");
+    assert!(
+        hits.iter().any(|h| h.contains("maxresdefault")),
+        "tried maxres first: {hits:?}"
+    );
     let url = done["artifacts"][0]["url"].as_str().unwrap();
     let r = server.get(url).send().await?;
     assert_eq!(r.status(), 200);
@@ -171,31 +203,48 @@ async fn youtube_preview_falls_back_to_a_frame_of_the_video() -> Result<()> {
     let fixtures = Fixtures::serve(vec![("/media/v.mp4", mp4_route(vec![200]))]).await?;
     let without = youtube_server(&fixtures, None).await?;
     let link = format!("https://youtu.be/{VIDEO_ID}?t=3");
-    let id = without.submit(json!({"pipeline": "youtube-preview", "input": {"youtube_url": link}})).await?["id"]
+    let id = without
+        .submit(json!({"pipeline": "youtube-preview", "input": {"youtube_url": link}}))
+        .await?["id"]
         .as_str()
         .unwrap()
         .to_owned();
     let done = without.wait(&id, Duration::from_secs(60)).await?;
     assert_eq!(done["status"], "failed");
     assert_eq!(done["error"]["code"], "NO_THUMBNAIL", "{}", done["error"]);
-    assert!(done["error"]["message"].as_str().unwrap().contains("YOUTUBE_RESOLVER_NOT_CONFIGURED"));
+    assert!(
+        done["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("YOUTUBE_RESOLVER_NOT_CONFIGURED")
+    );
     without.stop().await;
 
     let with = youtube_server(&fixtures, Some(&fixtures.url("/media/v.mp4"))).await?;
-    let id = with.submit(json!({"pipeline": "youtube-preview", "input": {"youtube_url": link}})).await?["id"]
+    let id = with
+        .submit(json!({"pipeline": "youtube-preview", "input": {"youtube_url": link}}))
+        .await?["id"]
         .as_str()
         .unwrap()
         .to_owned();
     let done = with.wait(&id, Duration::from_secs(120)).await?;
     assert_eq!(done["status"], "succeeded", "{done}");
-    assert_eq!(done["params"]["at_seconds"], 3, "the link's t=3 is the frame time");
+    assert_eq!(
+        done["params"]["at_seconds"], 3,
+        "the link's t=3 is the frame time"
+    );
     let steps = done["steps"].as_array().unwrap();
     assert_eq!(steps[0]["plugin"], "thumbnail");
     assert_eq!(steps[0]["status"], "failed");
     assert_eq!(steps[1]["plugin"], "frames");
     assert_eq!(steps[1]["fallback"], 1);
     assert_eq!(done["result"]["codec"], "h264");
-    assert!(done["artifacts"][0]["name"].as_str().unwrap().starts_with("frame-"));
+    assert!(
+        done["artifacts"][0]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("frame-")
+    );
     with.stop().await;
     Ok(())
 }
@@ -206,12 +255,20 @@ async fn people_count_runs_over_a_whole_clip_with_progress() -> Result<()> {
     let upload = upload_file(&server, &fixture("vtest-60s.mp4")).await?;
     let form = reqwest::multipart::Form::new().part(
         "video",
-        reqwest::multipart::Part::bytes(std::fs::read(fixture("vtest-60s.mp4"))?).file_name("vtest.mp4"),
+        reqwest::multipart::Part::bytes(std::fs::read(fixture("vtest-60s.mp4"))?)
+            .file_name("vtest.mp4"),
     );
     // The old endpoint takes the same clip as a multipart upload.
-    let r = server.post("/api/people-count/").multipart(form).send().await?;
+    let r = server
+        .post("/api/people-count/")
+        .multipart(form)
+        .send()
+        .await?;
     assert_eq!(r.status(), 202);
-    let legacy_id = r.json::<Value>().await?["job_id"].as_str().unwrap().to_owned();
+    let legacy_id = r.json::<Value>().await?["job_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let id = server
         .submit(json!({"pipeline": "people-count", "input": upload["input"], "params": {"every_seconds": 1.0}}))
         .await?["id"]
@@ -236,17 +293,32 @@ async fn people_count_runs_over_a_whole_clip_with_progress() -> Result<()> {
     }
     assert_eq!(last["status"], "succeeded", "{last}");
     assert!(processed.len() >= 5, "progress events: {processed:?}");
-    assert!(processed.windows(2).all(|w| w[0] <= w[1]), "in order: {processed:?}");
+    assert!(
+        processed.windows(2).all(|w| w[0] <= w[1]),
+        "in order: {processed:?}"
+    );
     let result = &last["result"];
     assert_eq!(result["processed_frames"], 60);
     let most = result["person_count"].as_u64().unwrap();
-    assert!((4..=9).contains(&most), "vtest shows about six people at once, got {most}");
+    assert!(
+        (4..=9).contains(&most),
+        "vtest shows about six people at once, got {most}"
+    );
     assert!(result["fps"].as_f64().unwrap() > 0.0);
     assert!(result["unique_people"].as_u64().unwrap() >= most);
-    let step = last["steps"].as_array().unwrap().iter().find(|s| s["plugin"] == "people-count").unwrap();
+    let step = last["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["plugin"] == "people-count")
+        .unwrap();
     println!(
         "people-count: {} frames in {:.1} s, peak {} MiB of {} MiB, person_count {most}, unique {}",
-        result["processed_frames"], step["wall_ms"].as_f64().unwrap() / 1000.0, step["peak_memory_mib"], step["memory_cap_mib"], result["unique_people"]
+        result["processed_frames"],
+        step["wall_ms"].as_f64().unwrap() / 1000.0,
+        step["peak_memory_mib"],
+        step["memory_cap_mib"],
+        result["unique_people"]
     );
     let legacy = server.wait(&legacy_id, Duration::from_secs(600)).await?;
     assert_eq!(legacy["status"], "succeeded");

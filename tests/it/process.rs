@@ -27,7 +27,8 @@ fn setup_dir(dir: &std::path::Path) -> Result<std::path::PathBuf> {
     let settings = prepare_dir(
         dir,
         &Setup {
-            settings: "[workers]\nlease_seconds = 2\nheartbeat_seconds = 1\ngrace_seconds = 10\n".into(),
+            settings: "[workers]\nlease_seconds = 2\nheartbeat_seconds = 1\ngrace_seconds = 10\n"
+                .into(),
             chaos: true,
             pipelines: vec![("work.toml".into(), WORK.into())],
             ..Setup::default()
@@ -57,7 +58,12 @@ async fn jobs_survive_sigkill_and_are_rerun_after_the_lease() -> Result<()> {
         let base = base.clone();
         let key = key.clone();
         async move {
-            let r = http.post(format!("{base}/api/jobs")).bearer_auth(&key).json(&body).send().await?;
+            let r = http
+                .post(format!("{base}/api/jobs"))
+                .bearer_auth(&key)
+                .json(&body)
+                .send()
+                .await?;
             anyhow::ensure!(r.status() == 202, "submit: {}", r.status());
             Ok::<String, anyhow::Error>(r.json::<Value>().await?["id"].as_str().unwrap().to_owned())
         }
@@ -65,7 +71,13 @@ async fn jobs_survive_sigkill_and_are_rerun_after_the_lease() -> Result<()> {
     let running = submit(json!({"pipeline": "work"})).await?;
     let start = Instant::now();
     loop {
-        let j: Value = http.get(format!("{base}/api/jobs/{running}")).bearer_auth(&key).send().await?.json().await?;
+        let j: Value = http
+            .get(format!("{base}/api/jobs/{running}"))
+            .bearer_auth(&key)
+            .send()
+            .await?
+            .json()
+            .await?;
         if j["status"] == "running" {
             break;
         }
@@ -85,7 +97,10 @@ async fn jobs_survive_sigkill_and_are_rerun_after_the_lease() -> Result<()> {
     second.ready(Duration::from_secs(60)).await?;
     let done = wait_job(&http, &base, &key, &running, Duration::from_secs(60)).await?;
     assert_eq!(done["status"], "succeeded", "{done}");
-    assert_eq!(done["attempts"], 2, "the killed attempt counts; the job ran again");
+    assert_eq!(
+        done["attempts"], 2,
+        "the killed attempt counts; the job ran again"
+    );
     for id in queued {
         let j = wait_job(&http, &base, &key, &id, Duration::from_secs(30)).await?;
         assert_eq!(j["status"], "succeeded");
@@ -96,10 +111,24 @@ async fn jobs_survive_sigkill_and_are_rerun_after_the_lease() -> Result<()> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let status = second.terminate()?;
     assert!(status.success(), "graceful exit: {status}");
-    let mut third = Process::spawn(&["serve", "--addr", &addr, "--no-workers"], &data, None, Some(&settings))?;
+    let mut third = Process::spawn(
+        &["serve", "--addr", &addr, "--no-workers"],
+        &data,
+        None,
+        Some(&settings),
+    )?;
     third.ready(Duration::from_secs(60)).await?;
-    let j: Value = http.get(format!("{base}/api/jobs/{id}")).bearer_auth(&key).send().await?.json().await?;
-    assert_eq!(j["status"], "succeeded", "finished during the grace period: {j}");
+    let j: Value = http
+        .get(format!("{base}/api/jobs/{id}"))
+        .bearer_auth(&key)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        j["status"], "succeeded",
+        "finished during the grace period: {j}"
+    );
     assert_eq!(j["attempts"], 1);
     third.terminate()?;
     Ok(())

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, ensure};
 use serde_json::{Value, json};
 
-use crate::support::{Process, Setup, create_key, fresh_postgres, free_port, prepare_dir, wait_job};
+use crate::support::{
+    Process, Setup, create_key, free_port, fresh_postgres, prepare_dir, wait_job,
+};
 
 const SPIN: &str = "name = \"spin\"\naccepts = [\"none\"]\n\n[[steps]]\nname = \"chaos\"\nplugin = \"chaos\"\nconfig = { mode = \"loop\" }\nlimits = { memory_mib = 32, deadline_ms = 60000 }\n";
 
@@ -33,7 +35,12 @@ async fn three_workers_share_2000_jobs_survive_a_kill_and_obey_remote_cancel() -
     let addr = format!("127.0.0.1:{}", free_port());
     let base = format!("http://{addr}");
 
-    let api = Process::spawn(&["serve", "--no-workers", "--addr", &addr], &data, Some(&db), Some(&settings_path))?;
+    let api = Process::spawn(
+        &["serve", "--no-workers", "--addr", &addr],
+        &data,
+        Some(&db),
+        Some(&settings_path),
+    )?;
     api.ready(Duration::from_secs(120)).await?;
     let mut workers: Vec<Process> = (0..3)
         .map(|_| Process::spawn(&["worker"], &data, Some(&db), Some(&settings_path)))
@@ -47,7 +54,12 @@ async fn three_workers_share_2000_jobs_survive_a_kill_and_obey_remote_cancel() -
     for _ in 0..2000 {
         let (http, base, key) = (http.clone(), base.clone(), key.clone());
         pending.push(async move {
-            let r = http.post(format!("{base}/api/jobs")).bearer_auth(&key).json(&json!({"pipeline": "noop"})).send().await?;
+            let r = http
+                .post(format!("{base}/api/jobs"))
+                .bearer_auth(&key)
+                .json(&json!({"pipeline": "noop"}))
+                .send()
+                .await?;
             ensure!(r.status() == 202, "submit answered {}", r.status());
             Ok::<String, anyhow::Error>(r.json::<Value>().await?["id"].as_str().unwrap().to_owned())
         });
@@ -64,11 +76,17 @@ async fn three_workers_share_2000_jobs_survive_a_kill_and_obey_remote_cancel() -
     let store = framepipe_queue::Store::open(&db).await?;
     loop {
         let counts = store.counts().await?;
-        let done = counts.get(&framepipe_queue::JobState::Succeeded).copied().unwrap_or(0);
+        let done = counts
+            .get(&framepipe_queue::JobState::Succeeded)
+            .copied()
+            .unwrap_or(0);
         if done >= 300 {
             break;
         }
-        ensure!(started.elapsed() < Duration::from_secs(120), "workers too slow: {counts:?}");
+        ensure!(
+            started.elapsed() < Duration::from_secs(120),
+            "workers too slow: {counts:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     workers[0].kill();
@@ -76,11 +94,17 @@ async fn three_workers_share_2000_jobs_survive_a_kill_and_obey_remote_cancel() -
 
     loop {
         let counts = store.counts().await?;
-        let done = counts.get(&framepipe_queue::JobState::Succeeded).copied().unwrap_or(0);
+        let done = counts
+            .get(&framepipe_queue::JobState::Succeeded)
+            .copied()
+            .unwrap_or(0);
         if done == 2000 {
             break;
         }
-        ensure!(started.elapsed() < Duration::from_secs(300), "not all jobs finished: {counts:?}");
+        ensure!(
+            started.elapsed() < Duration::from_secs(300),
+            "not all jobs finished: {counts:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let total = started.elapsed();
@@ -91,11 +115,23 @@ async fn three_workers_share_2000_jobs_survive_a_kill_and_obey_remote_cancel() -
         let job = store.get(id.parse()?, None).await?.expect("job exists");
         assert_eq!(job.state, framepipe_queue::JobState::Succeeded);
         *attempts.entry(job.attempt).or_default() += 1;
-        *owners.entry(job.lease_owner.unwrap_or_default()).or_default() += 1;
+        *owners
+            .entry(job.lease_owner.unwrap_or_default())
+            .or_default() += 1;
     }
-    let reruns = attempts.iter().filter(|(a, _)| **a > 1).map(|(_, n)| n).sum::<usize>();
-    assert!(reruns <= 4, "more re-runs ({reruns}) than the killed worker had in flight: {attempts:?}");
-    assert!(owners.len() >= 2, "jobs were shared between processes: {owners:?}");
+    let reruns = attempts
+        .iter()
+        .filter(|(a, _)| **a > 1)
+        .map(|(_, n)| n)
+        .sum::<usize>();
+    assert!(
+        reruns <= 4,
+        "more re-runs ({reruns}) than the killed worker had in flight: {attempts:?}"
+    );
+    assert!(
+        owners.len() >= 2,
+        "jobs were shared between processes: {owners:?}"
+    );
     println!(
         "2000 jobs: submitted in {submitted:?}, all done in {total:?} ({:.0} jobs/s), {reruns} re-run after SIGKILL (kill at +{:?}), per-worker: {:?}",
         2000.0 / total.as_secs_f64(),
@@ -104,19 +140,36 @@ async fn three_workers_share_2000_jobs_survive_a_kill_and_obey_remote_cancel() -
     );
 
     // Cancel from the API process stops a job running in a worker process.
-    let r = http.post(format!("{base}/api/jobs")).bearer_auth(&key).json(&json!({"pipeline": "spin"})).send().await?;
+    let r = http
+        .post(format!("{base}/api/jobs"))
+        .bearer_auth(&key)
+        .json(&json!({"pipeline": "spin"}))
+        .send()
+        .await?;
     let id = r.json::<Value>().await?["id"].as_str().unwrap().to_owned();
     let t0 = Instant::now();
     loop {
-        let j: Value = http.get(format!("{base}/api/jobs/{id}")).bearer_auth(&key).send().await?.json().await?;
+        let j: Value = http
+            .get(format!("{base}/api/jobs/{id}"))
+            .bearer_auth(&key)
+            .send()
+            .await?
+            .json()
+            .await?;
         if j["status"] == "running" {
             break;
         }
-        ensure!(t0.elapsed() < Duration::from_secs(30), "spin never started: {j}");
+        ensure!(
+            t0.elapsed() < Duration::from_secs(30),
+            "spin never started: {j}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let asked = Instant::now();
-    http.post(format!("{base}/api/jobs/{id}/cancel")).bearer_auth(&key).send().await?;
+    http.post(format!("{base}/api/jobs/{id}/cancel"))
+        .bearer_auth(&key)
+        .send()
+        .await?;
     let j = wait_job(&http, &base, &key, &id, Duration::from_secs(10)).await?;
     let took = asked.elapsed();
     assert_eq!(j["status"], "cancelled");

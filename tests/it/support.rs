@@ -128,7 +128,13 @@ impl Server {
 }
 
 /// Polls `GET /api/jobs/{id}` until the job is terminal.
-pub async fn wait_job(http: &reqwest::Client, base: &str, key: &str, id: &str, timeout: Duration) -> Result<Value> {
+pub async fn wait_job(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    id: &str,
+    timeout: Duration,
+) -> Result<Value> {
     let start = Instant::now();
     loop {
         let job: Value = http
@@ -153,12 +159,22 @@ pub async fn wait_job(http: &reqwest::Client, base: &str, key: &str, id: &str, t
 pub fn prepare_dir(dir: &Path, setup: &Setup) -> Result<String> {
     // One compile cache for every test server: each component compiles once per run.
     let cache = std::env::temp_dir().join("framepipe-test-cache");
-    let mut settings = format!("runtime = {{ cache_dir = {:?} }}\n{}", cache.display().to_string(), setup.settings);
+    let mut settings = format!(
+        "runtime = {{ cache_dir = {:?} }}\n{}",
+        cache.display().to_string(),
+        setup.settings
+    );
     if setup.chaos {
         let plugins = dir.join("plugins");
         std::fs::create_dir_all(&plugins)?;
-        std::fs::write(plugins.join("chaos.wasm"), framepipe_guests::get("chaos").context("chaos not built")?)?;
-        settings = format!("plugins_dir = {:?}\n{settings}", plugins.display().to_string());
+        std::fs::write(
+            plugins.join("chaos.wasm"),
+            framepipe_guests::get("chaos").context("chaos not built")?,
+        )?;
+        settings = format!(
+            "plugins_dir = {:?}\n{settings}",
+            plugins.display().to_string()
+        );
     }
     if !setup.pipelines.is_empty() {
         let pipelines = dir.join("pipelines");
@@ -166,7 +182,10 @@ pub fn prepare_dir(dir: &Path, setup: &Setup) -> Result<String> {
         for (name, text) in &setup.pipelines {
             std::fs::write(pipelines.join(name), text)?;
         }
-        settings = format!("pipelines_dir = {:?}\n{settings}", pipelines.display().to_string());
+        settings = format!(
+            "pipelines_dir = {:?}\n{settings}",
+            pipelines.display().to_string()
+        );
     }
     Ok(settings)
 }
@@ -192,7 +211,12 @@ pub struct Process {
 
 impl Process {
     /// Starts `framepipe <args>` with a data dir, database and settings file.
-    pub fn spawn(args: &[&str], data_dir: &Path, database_url: Option<&str>, settings: Option<&Path>) -> Result<Process> {
+    pub fn spawn(
+        args: &[&str],
+        data_dir: &Path,
+        database_url: Option<&str>,
+        settings: Option<&Path>,
+    ) -> Result<Process> {
         let mut cmd = Command::new(binary());
         cmd.args(args)
             .env("FRAMEPIPE_DATA_DIR", data_dir)
@@ -211,7 +235,10 @@ impl Process {
             .find(|w| w[0] == "--addr")
             .map(|w| w[1].parse())
             .transpose()?;
-        Ok(Process { child: cmd.spawn()?, addr })
+        Ok(Process {
+            child: cmd.spawn()?,
+            addr,
+        })
     }
 
     /// Waits until `/healthz` answers.
@@ -237,7 +264,10 @@ impl Process {
 
     /// SIGTERM, then wait for exit.
     pub fn terminate(&mut self) -> Result<std::process::ExitStatus> {
-        Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status()?;
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()?;
         Ok(self.child.wait()?)
     }
 }
@@ -250,13 +280,18 @@ impl Drop for Process {
 
 /// A free loopback port.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Runs `framepipe keys create` and returns the key (last line of stdout).
 pub fn create_key(data_dir: &Path, database_url: Option<&str>, admin: bool) -> Result<String> {
     let mut cmd = Command::new(binary());
-    cmd.args(["keys", "create"]).env("FRAMEPIPE_DATA_DIR", data_dir);
+    cmd.args(["keys", "create"])
+        .env("FRAMEPIPE_DATA_DIR", data_dir);
     if admin {
         cmd.arg("--admin");
     }
@@ -265,10 +300,18 @@ pub fn create_key(data_dir: &Path, database_url: Option<&str>, admin: bool) -> R
     }
     let out = cmd.output()?;
     if !out.status.success() {
-        bail!("keys create failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "keys create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let stdout = String::from_utf8(out.stdout)?;
-    Ok(stdout.lines().last().context("no output")?.trim().to_owned())
+    Ok(stdout
+        .lines()
+        .last()
+        .context("no output")?
+        .trim()
+        .to_owned())
 }
 
 /// A fresh PostgreSQL database on the local server; dropped by nobody (names are unique).
@@ -296,7 +339,10 @@ mod sqlx_like {
 
     fn uuid_like() -> String {
         use std::time::{SystemTime, UNIX_EPOCH};
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
         format!("{:x}_{}", nanos, std::process::id())
     }
 }
@@ -329,22 +375,39 @@ impl Fixtures {
         use axum::http::{StatusCode, Uri, header};
         use axum::response::IntoResponse;
         type Table = std::collections::HashMap<String, (Route, usize)>;
+        type Shared = (
+            Arc<std::sync::Mutex<Table>>,
+            Arc<std::sync::Mutex<Vec<String>>>,
+        );
         let table: Arc<std::sync::Mutex<Table>> = Arc::new(std::sync::Mutex::new(
-            routes.into_iter().map(|(p, r)| (p.to_owned(), (r, 0))).collect(),
+            routes
+                .into_iter()
+                .map(|(p, r)| (p.to_owned(), (r, 0)))
+                .collect(),
         ));
         let hits = Arc::new(std::sync::Mutex::new(Vec::new()));
         let state = (table, hits.clone());
         let app = axum::Router::new()
-            .fallback(|State((table, hits)): State<(Arc<std::sync::Mutex<Table>>, Arc<std::sync::Mutex<Vec<String>>>)>, uri: Uri| async move {
+            .fallback(|State((table, hits)): State<Shared>, uri: Uri| async move {
                 hits.lock().unwrap().push(uri.path().to_owned());
                 let mut table = table.lock().unwrap();
                 match table.get_mut(uri.path()) {
                     Some((route, n)) => {
                         let status = route.statuses[(*n).min(route.statuses.len() - 1)];
                         *n += 1;
-                        (StatusCode::from_u16(status).unwrap(), [(header::CONTENT_TYPE, route.content_type)], route.body.clone()).into_response()
+                        (
+                            StatusCode::from_u16(status).unwrap(),
+                            [(header::CONTENT_TYPE, route.content_type)],
+                            route.body.clone(),
+                        )
+                            .into_response()
                     }
-                    None => (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "image/jpeg")], b"placeholder".to_vec()).into_response(),
+                    None => (
+                        StatusCode::NOT_FOUND,
+                        [(header::CONTENT_TYPE, "image/jpeg")],
+                        b"placeholder".to_vec(),
+                    )
+                        .into_response(),
                 }
             })
             .with_state(state);
@@ -353,7 +416,11 @@ impl Fixtures {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(Fixtures { addr, hits, _task: task })
+        Ok(Fixtures {
+            addr,
+            hits,
+            _task: task,
+        })
     }
 
     /// `http://127.0.0.1:port<path>`.
@@ -364,7 +431,9 @@ impl Fixtures {
 
 /// A generated fixture file (from tests/fixtures/make-fixtures.sh); fails clearly if absent.
 pub fn fixture(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/generated").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/generated")
+        .join(name);
     assert!(
         path.exists(),
         "{} is missing: run `bash tests/fixtures/make-fixtures.sh` (tests/run-all.sh does)",
@@ -380,7 +449,15 @@ pub fn jpeg(width: u16, height: u16, letterbox: bool) -> Vec<u8> {
     for y in 0..height as usize {
         for x in 0..width as usize {
             let black = letterbox && (y < band || y >= height as usize - band);
-            let v = if black { [0, 0, 0] } else { [(x * 255 / width as usize) as u8, (y * 255 / height as usize) as u8, 128] };
+            let v = if black {
+                [0, 0, 0]
+            } else {
+                [
+                    (x * 255 / width as usize) as u8,
+                    (y * 255 / height as usize) as u8,
+                    128,
+                ]
+            };
             pixels.extend_from_slice(&v);
         }
     }

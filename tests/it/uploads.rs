@@ -16,7 +16,11 @@ fn bytes(n: usize) -> Vec<u8> {
 async fn raw_and_multipart_uploads_feed_a_pipeline() -> Result<()> {
     let server = Server::start().await?;
     let data = bytes(3 << 20);
-    let raw = server.post("/api/uploads?filename=clip.mp4").body(data.clone()).send().await?;
+    let raw = server
+        .post("/api/uploads?filename=clip.mp4")
+        .body(data.clone())
+        .send()
+        .await?;
     assert_eq!(raw.status(), 201);
     let raw: Value = raw.json().await?;
     assert_eq!(raw["size"], data.len());
@@ -26,7 +30,13 @@ async fn raw_and_multipart_uploads_feed_a_pipeline() -> Result<()> {
         "file",
         reqwest::multipart::Part::bytes(data.clone()).file_name("clip.webm"),
     );
-    let multi: Value = server.post("/api/uploads").multipart(form).send().await?.json().await?;
+    let multi: Value = server
+        .post("/api/uploads")
+        .multipart(form)
+        .send()
+        .await?
+        .json()
+        .await?;
     assert_eq!(multi["media_type"], "video/webm");
 
     let want = hex::encode(Sha256::digest(&data));
@@ -65,7 +75,11 @@ async fn oversized_and_mistyped_uploads_are_refused() -> Result<()> {
     })
     .await?;
     // Declared too large: refused before reading.
-    let r = server.post("/api/uploads?filename=a.mp4").body(bytes(200_000)).send().await?;
+    let r = server
+        .post("/api/uploads?filename=a.mp4")
+        .body(bytes(200_000))
+        .send()
+        .await?;
     assert_eq!(r.status(), 413);
     let body: Value = r.json().await?;
     assert_eq!(body["error"]["code"], "FILE_TOO_LARGE");
@@ -79,21 +93,41 @@ async fn oversized_and_mistyped_uploads_are_refused() -> Result<()> {
         .await?;
     assert_eq!(r.status(), 413);
     // Multipart too large.
-    let form = reqwest::multipart::Form::new()
-        .part("file", reqwest::multipart::Part::bytes(bytes(150_000)).file_name("a.mkv"));
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes(150_000)).file_name("a.mkv"),
+    );
     let r = server.post("/api/uploads").multipart(form).send().await?;
     assert_eq!(r.status(), 413);
     // Wrong type, empty file, no name.
-    let r = server.post("/api/uploads?filename=run.exe").body(bytes(10)).send().await?;
+    let r = server
+        .post("/api/uploads?filename=run.exe")
+        .body(bytes(10))
+        .send()
+        .await?;
     assert_eq!(r.status(), 415);
-    assert_eq!(r.json::<Value>().await?["error"]["code"], "UNSUPPORTED_FILE_TYPE");
-    let r = server.post("/api/uploads?filename=a.mp4").body(Vec::new()).send().await?;
+    assert_eq!(
+        r.json::<Value>().await?["error"]["code"],
+        "UNSUPPORTED_FILE_TYPE"
+    );
+    let r = server
+        .post("/api/uploads?filename=a.mp4")
+        .body(Vec::new())
+        .send()
+        .await?;
     assert_eq!(r.json::<Value>().await?["error"]["code"], "EMPTY_FILE");
     let r = server.post("/api/uploads").body(bytes(10)).send().await?;
-    assert_eq!(r.json::<Value>().await?["error"]["code"], "MISSING_FILENAME");
+    assert_eq!(
+        r.json::<Value>().await?["error"]["code"],
+        "MISSING_FILENAME"
+    );
     // Nothing partial was kept.
     let uploads = server.dir.path().join("data/files/uploads");
-    assert_eq!(std::fs::read_dir(uploads)?.count(), 0, "refused uploads leave no files");
+    assert_eq!(
+        std::fs::read_dir(uploads)?.count(),
+        0,
+        "refused uploads leave no files"
+    );
     server.stop().await;
     Ok(())
 }

@@ -24,9 +24,14 @@ const NOOP_JOBS: usize = 10_000;
 const PREVIEWS: usize = 320;
 
 fn main() -> Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
-        println!("framepipe server figures (cargo bench -p framepipe --bench api), {} cores", std::thread::available_parallelism()?.get());
+        println!(
+            "framepipe server figures (cargo bench -p framepipe --bench api), {} cores",
+            std::thread::available_parallelism()?.get()
+        );
         post_throughput().await?;
         noop_end_to_end().await?;
         previews().await?;
@@ -37,10 +42,17 @@ fn main() -> Result<()> {
 
 fn cache_settings() -> String {
     let cache = std::env::temp_dir().join("framepipe-bench-cache");
-    format!("runtime = {{ cache_dir = {:?} }}\n", cache.display().to_string())
+    format!(
+        "runtime = {{ cache_dir = {:?} }}\n",
+        cache.display().to_string()
+    )
 }
 
-async fn server(dir: &Path, settings: &str, workers: bool) -> Result<(framepipe::app::Running, String, String)> {
+async fn server(
+    dir: &Path,
+    settings: &str,
+    workers: bool,
+) -> Result<(framepipe::app::Running, String, String)> {
     let file = FileConfig::parse(&format!("{}{settings}", cache_settings()))?;
     let app = App::open(Config::new(dir.join("data"), None, file)).await?;
     let (_, key) = app.store.create_key("bench", false).await?;
@@ -56,14 +68,21 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 async fn post_throughput() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let (running, base, key) = server(dir.path(), "", false).await?;
-    let http = reqwest::Client::builder().pool_max_idle_per_host(CLIENTS).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(CLIENTS)
+        .build()?;
     let started = Instant::now();
     let latencies: Vec<f64> = futures::stream::iter(0..POSTS)
         .map(|_| {
             let (http, base, key) = (http.clone(), base.clone(), key.clone());
             async move {
                 let t = Instant::now();
-                let r = http.post(format!("{base}/api/jobs")).bearer_auth(&key).json(&json!({"pipeline": "noop"})).send().await?;
+                let r = http
+                    .post(format!("{base}/api/jobs"))
+                    .bearer_auth(&key)
+                    .json(&json!({"pipeline": "noop"}))
+                    .send()
+                    .await?;
                 ensure!(r.status() == 202, "status {}", r.status());
                 r.bytes().await?;
                 Ok(t.elapsed().as_secs_f64() * 1000.0)
@@ -90,7 +109,8 @@ async fn post_throughput() -> Result<()> {
 
 async fn noop_end_to_end() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (running, _base, _key) = server(dir.path(), "[workers.lanes]\ndefault = 16\n", true).await?;
+    let (running, _base, _key) =
+        server(dir.path(), "[workers.lanes]\ndefault = 16\n", true).await?;
     let store = running.app.store.clone();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let started = Instant::now();
@@ -102,11 +122,19 @@ async fn noop_end_to_end() -> Result<()> {
         })
         .await;
     loop {
-        let done = store.counts().await?.get(&framepipe_queue::JobState::Succeeded).copied().unwrap_or(0) as usize;
+        let done = store
+            .counts()
+            .await?
+            .get(&framepipe_queue::JobState::Succeeded)
+            .copied()
+            .unwrap_or(0) as usize;
         if done == NOOP_JOBS {
             break;
         }
-        ensure!(started.elapsed() < Duration::from_secs(600), "stuck at {done}");
+        ensure!(
+            started.elapsed() < Duration::from_secs(600),
+            "stuck at {done}"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let secs = started.elapsed().as_secs_f64();
@@ -127,9 +155,19 @@ async fn previews() -> Result<()> {
         let thumb = thumb.clone();
         async move {
             if uri.path().ends_with("/hq720.jpg") {
-                (StatusCode::OK, [(header::CONTENT_TYPE, "image/jpeg")], (*thumb).clone()).into_response()
+                (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "image/jpeg")],
+                    (*thumb).clone(),
+                )
+                    .into_response()
             } else {
-                (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "image/jpeg")], b"placeholder".to_vec()).into_response()
+                (
+                    StatusCode::NOT_FOUND,
+                    [(header::CONTENT_TYPE, "image/jpeg")],
+                    b"placeholder".to_vec(),
+                )
+                    .into_response()
             }
         }
     });
@@ -137,7 +175,9 @@ async fn previews() -> Result<()> {
     let fixture = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, app).await });
     let dir = tempfile::tempdir()?;
-    let settings = format!("[youtube]\nthumbnail_base_url = {fixture:?}\n[outbound]\nallow_loopback = true\n[workers.lanes]\npreview = 32\n");
+    let settings = format!(
+        "[youtube]\nthumbnail_base_url = {fixture:?}\n[outbound]\nallow_loopback = true\n[workers.lanes]\npreview = 32\n"
+    );
     let (running, base, key) = server(dir.path(), &settings, true).await?;
     let http = reqwest::Client::new();
     let one = |i: usize| {
@@ -145,11 +185,22 @@ async fn previews() -> Result<()> {
         async move {
             let t = Instant::now();
             let id = format!("{:0>11}", i.to_string());
-            let r = http.post(format!("{base}/api/get-youtube-frame/")).bearer_auth(&key).json(&json!({"youtube_url": format!("https://youtu.be/{id}")})).send().await?;
+            let r = http
+                .post(format!("{base}/api/get-youtube-frame/"))
+                .bearer_auth(&key)
+                .json(&json!({"youtube_url": format!("https://youtu.be/{id}")}))
+                .send()
+                .await?;
             let job: Value = r.json().await?;
             let id = job["id"].as_str().context("no id")?.to_owned();
             loop {
-                let j: Value = http.get(format!("{base}/api/jobs/{id}")).bearer_auth(&key).send().await?.json().await?;
+                let j: Value = http
+                    .get(format!("{base}/api/jobs/{id}"))
+                    .bearer_auth(&key)
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
                 match j["status"].as_str() {
                     Some("succeeded") => return Ok(t.elapsed().as_secs_f64() * 1000.0),
                     Some("failed" | "cancelled") => anyhow::bail!("preview failed: {}", j["error"]),
@@ -187,16 +238,27 @@ async fn previews() -> Result<()> {
 /// A real 1280x720 JPEG, made with the same encoder crate the plugins use.
 fn small_jpeg() -> Vec<u8> {
     let (w, h) = (1280u16, 720u16);
-    let pixels: Vec<u8> = (0..w as usize * h as usize).flat_map(|i| [(i % 251) as u8, (i / 1280 % 251) as u8, 90]).collect();
+    let pixels: Vec<u8> = (0..w as usize * h as usize)
+        .flat_map(|i| [(i % 251) as u8, (i / 1280 % 251) as u8, 90])
+        .collect();
     let mut out = Vec::new();
-    jpeg_encoder::Encoder::new(&mut out, 85).encode(&pixels, w, h, jpeg_encoder::ColorType::Rgb).expect("jpeg");
+    jpeg_encoder::Encoder::new(&mut out, 85)
+        .encode(&pixels, w, h, jpeg_encoder::ColorType::Rgb)
+        .expect("jpeg");
     out
 }
 
 fn rss_kib(pid: u32, field: &str) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status.lines().find(|l| l.starts_with(field)).context("no such field")?;
-    Ok(line.split_whitespace().nth(1).context("no value")?.parse()?)
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .context("no such field")?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .context("no value")?
+        .parse()?)
 }
 
 struct Child_(Child);
@@ -211,14 +273,31 @@ async fn rss() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
     let settings = dir.path().join("settings.toml");
-    std::fs::write(&settings, format!("{}[uploads]\nmax_bytes = 300000000\n", cache_settings()))?;
+    std::fs::write(
+        &settings,
+        format!("{}[uploads]\nmax_bytes = 300000000\n", cache_settings()),
+    )?;
     let bin = env!("CARGO_BIN_EXE_framepipe");
-    let out = Command::new(bin).args(["keys", "create"]).env("FRAMEPIPE_DATA_DIR", &data).output()?;
-    let key = String::from_utf8(out.stdout)?.lines().last().context("no key")?.to_owned();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let out = Command::new(bin)
+        .args(["keys", "create"])
+        .env("FRAMEPIPE_DATA_DIR", &data)
+        .output()?;
+    let key = String::from_utf8(out.stdout)?
+        .lines()
+        .last()
+        .context("no key")?
+        .to_owned();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let child = Child_(
         Command::new(bin)
-            .args(["serve", "--no-workers", "--addr", &format!("127.0.0.1:{port}")])
+            .args([
+                "serve",
+                "--no-workers",
+                "--addr",
+                &format!("127.0.0.1:{port}"),
+            ])
             .env("FRAMEPIPE_DATA_DIR", &data)
             .env("FRAMEPIPE_CONFIG", &settings)
             .env("RUST_LOG", "error")
@@ -237,7 +316,12 @@ async fn rss() -> Result<()> {
     let idle = rss_kib(pid, "VmRSS")?;
     let queued = 100_000;
     futures::stream::iter(0..queued)
-        .map(|_| http.post(format!("{base}/api/jobs")).bearer_auth(&key).json(&json!({"pipeline": "noop"})).send())
+        .map(|_| {
+            http.post(format!("{base}/api/jobs"))
+                .bearer_auth(&key)
+                .json(&json!({"pipeline": "noop"}))
+                .send()
+        })
         .buffer_unordered(64)
         .for_each(|r| async move {
             assert_eq!(r.expect("post").status(), 202);
@@ -253,8 +337,20 @@ async fn rss() -> Result<()> {
             let chunk = bytes::Bytes::from(vec![7u8; 1 << 20]);
             let n = upload_bytes / (1 << 20) as u64;
             let rest = upload_bytes % (1 << 20) as u64;
-            let body = futures::stream::iter((0..n).map(move |_| Ok::<_, std::io::Error>(chunk.clone())).chain(std::iter::once(Ok(bytes::Bytes::from(vec![7u8; rest as usize])))));
-            let r = http.post(format!("{base}/api/uploads?filename=big.mp4")).bearer_auth(&key).body(reqwest::Body::wrap_stream(body)).send().await?;
+            let body = futures::stream::iter(
+                (0..n)
+                    .map(move |_| Ok::<_, std::io::Error>(chunk.clone()))
+                    .chain(std::iter::once(Ok(bytes::Bytes::from(vec![
+                        7u8;
+                        rest as usize
+                    ])))),
+            );
+            let r = http
+                .post(format!("{base}/api/uploads?filename=big.mp4"))
+                .bearer_auth(&key)
+                .body(reqwest::Body::wrap_stream(body))
+                .send()
+                .await?;
             ensure!(r.status() == 201, "upload: {}", r.status());
             Ok::<(), anyhow::Error>(())
         }

@@ -35,11 +35,19 @@ async fn run() -> anyhow::Result<()> {
             rows.push((backend, workers, median, median / base, rates));
         }
     }
-    println!("\nno-op jobs/s ({JOBS} jobs, median of {ROUNDS} rounds, 4 job slots per worker process)");
-    println!("{:<10} {:>8} {:>10} {:>8}   rounds", "backend", "workers", "jobs/s", "vs 1");
+    println!(
+        "\nno-op jobs/s ({JOBS} jobs, median of {ROUNDS} rounds, 4 job slots per worker process)"
+    );
+    println!(
+        "{:<10} {:>8} {:>10} {:>8}   rounds",
+        "backend", "workers", "jobs/s", "vs 1"
+    );
     for (backend, workers, median, ratio, rates) in rows {
         let all: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
-        println!("{backend:<10} {workers:>8} {median:>10.0} {ratio:>7.2}x   {}", all.join(" "));
+        println!(
+            "{backend:<10} {workers:>8} {median:>10.0} {ratio:>7.2}x   {}",
+            all.join(" ")
+        );
     }
     Ok(())
 }

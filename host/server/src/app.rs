@@ -88,7 +88,9 @@ impl App {
                 .with_context(|| format!("built-in plugin {name} failed to load"))?;
         }
         // Uploaded plugins (stored by digest) and the operator's directory.
-        for dir in std::iter::once(registry.store_dir().to_path_buf()).chain(config.file.plugins_dir.clone()) {
+        for dir in std::iter::once(registry.store_dir().to_path_buf())
+            .chain(config.file.plugins_dir.clone())
+        {
             for (path, error) in registry.add_dir(&dir).await {
                 tracing::warn!(path = %path.display(), "plugin not loaded: {error}");
             }
@@ -102,8 +104,9 @@ impl App {
                 default_max_attempts: config.file.workers.max_attempts,
                 settings: &settings,
             };
-            Pipelines::load(&cx, config.file.pipelines_dir.clone())
-                .map_err(|errors| anyhow::anyhow!("invalid pipeline definitions:\n{}", join_errors(&errors)))?
+            Pipelines::load(&cx, config.file.pipelines_dir.clone()).map_err(|errors| {
+                anyhow::anyhow!("invalid pipeline definitions:\n{}", join_errors(&errors))
+            })?
         };
         let artifacts: Arc<dyn ArtifactStore> = Arc::new(
             LocalStore::new(data.join("files"))
@@ -163,7 +166,10 @@ impl App {
     }
 
     /// Starts this process's workers.
-    pub fn spawn_workers(self: &Arc<Self>, shutdown: CancellationToken) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    pub fn spawn_workers(
+        self: &Arc<Self>,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
         let workers = Arc::new(Workers {
             store: self.store.clone(),
             runner: Arc::new(self.runner()?),
@@ -219,7 +225,11 @@ fn settings_map(config: &Config) -> Map<String, Value> {
 }
 
 fn join_errors(errors: &[PipelineError]) -> String {
-    errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n")
+    errors
+        .iter()
+        .map(|e| format!("  {e}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A running server (tests hold one; `serve` waits on it).

@@ -135,7 +135,8 @@ impl ArtifactStore for LocalStore {
 
     fn upload(&self, id: Uuid) -> Option<(UploadMeta, PathBuf)> {
         let dir = self.upload_dir(id);
-        let meta: UploadMeta = serde_json::from_slice(&std::fs::read(dir.join("meta.json")).ok()?).ok()?;
+        let meta: UploadMeta =
+            serde_json::from_slice(&std::fs::read(dir.join("meta.json")).ok()?).ok()?;
         Some((meta, dir.join("data")))
     }
 
@@ -147,7 +148,11 @@ impl ArtifactStore for LocalStore {
         let mut n = 0;
         for entry in std::fs::read_dir(self.root.join("uploads"))? {
             let entry = entry?;
-            let Some(id) = entry.file_name().to_str().and_then(|s| Uuid::parse_str(s).ok()) else {
+            let Some(id) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| Uuid::parse_str(s).ok())
+            else {
                 continue;
             };
             let modified: DateTime<Utc> = entry.metadata()?.modified()?.into();
@@ -162,7 +167,10 @@ impl ArtifactStore for LocalStore {
 
 /// Media type of a file name's extension (`None` when the extension is not a known one).
 pub fn media_type_of(filename: &str) -> Option<&'static str> {
-    let ext = Path::new(filename).extension()?.to_str()?.to_ascii_lowercase();
+    let ext = Path::new(filename)
+        .extension()?
+        .to_str()?
+        .to_ascii_lowercase();
     Some(match ext.as_str() {
         "mp4" => "video/mp4",
         "m4v" => "video/x-m4v",
@@ -192,7 +200,10 @@ mod tests {
         assert!(store.artifact(job, "frame", "../frame/a.jpg").is_none());
         assert!(store.artifact(job, "..", "a.jpg").is_none());
         store.step_dir(job, "frame").unwrap();
-        assert!(store.artifact(job, "frame", "a.jpg").is_none(), "a retry starts empty");
+        assert!(
+            store.artifact(job, "frame", "a.jpg").is_none(),
+            "a retry starts empty"
+        );
         assert!(store.step_dir(job, "../x").is_err());
         store.delete_job(job).unwrap();
         store.delete_job(job).unwrap();

@@ -103,9 +103,12 @@ pub fn main() -> std::process::ExitCode {
 }
 
 fn init_logging(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,cranelift=warn,wasmtime=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,cranelift=warn,wasmtime=warn")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -145,20 +148,37 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let store = framepipe_queue::Store::open(&config.database_url).await?;
             let (info, secret) = store.create_key(&name, admin).await?;
             store.close().await;
-            println!("created key {} ({}{})", info.id, info.name, if admin { ", admin" } else { "" });
+            println!(
+                "created key {} ({}{})",
+                info.id,
+                info.name,
+                if admin { ", admin" } else { "" }
+            );
             println!("{secret}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Plugin {
             command: PluginCommand::Check { file },
         } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let runtime = Runtime::new(RuntimeConfig { cache_dir: None, ..RuntimeConfig::default() })
-                .map_err(|e| anyhow::anyhow!(e))?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let runtime = Runtime::new(RuntimeConfig {
+                cache_dir: None,
+                ..RuntimeConfig::default()
+            })
+            .map_err(|e| anyhow::anyhow!(e))?;
             match runtime.load(&bytes).await {
                 Ok(plugin) => {
-                    println!("{}", serde_json::to_string_pretty(&crate::api::plugin_json(&plugin))?);
-                    eprintln!("ok: {} {} implements framepipe:plugin@{}", plugin.info().name, plugin.info().version, plugin.info().wit_version);
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&crate::api::plugin_json(&plugin))?
+                    );
+                    eprintln!(
+                        "ok: {} {} implements framepipe:plugin@{}",
+                        plugin.info().name,
+                        plugin.info().version,
+                        plugin.info().wit_version
+                    );
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {
@@ -170,7 +190,8 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Pipeline {
             command: PipelineCommand::Check { file },
         } => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
             let app = App::open(Config::load(&cli.common)?).await?;
             let cx = app.load_context();
             match crate::pipeline::parse_pipeline(&cx, &file.display().to_string(), &text) {

@@ -42,13 +42,17 @@ impl Config {
             Some(path) => FileConfig::read(path)?,
             None => FileConfig::default(),
         };
-        Ok(Config::new(args.data_dir.clone(), args.database_url.clone(), file))
+        Ok(Config::new(
+            args.data_dir.clone(),
+            args.database_url.clone(),
+            file,
+        ))
     }
 
     /// A configuration from parts (tests build servers this way).
     pub fn new(data_dir: PathBuf, database_url: Option<String>, file: FileConfig) -> Config {
-        let database_url = database_url
-            .unwrap_or_else(|| data_dir.join("framepipe.db").display().to_string());
+        let database_url =
+            database_url.unwrap_or_else(|| data_dir.join("framepipe.db").display().to_string());
         Config {
             data_dir,
             database_url,

@@ -141,7 +141,13 @@ impl Fetcher {
             .headers()
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
             .filter(|t| t.starts_with("video/") || t.starts_with("image/"));
         let media_type = header_type
             .or_else(|| media_type_of(url.path()).map(str::to_owned))
@@ -166,7 +172,11 @@ impl Fetcher {
     }
 
     /// Resolves a YouTube link with the configured command, then fetches the media URL.
-    pub async fn fetch_youtube(&self, video_url: &str, dir: PathBuf) -> Result<LocalInput, FetchError> {
+    pub async fn fetch_youtube(
+        &self,
+        video_url: &str,
+        dir: PathBuf,
+    ) -> Result<LocalInput, FetchError> {
         let started = Instant::now();
         let media_url = self.resolve_youtube(video_url).await?;
         let mut input = self.fetch_url(&media_url, dir).await?;
@@ -203,7 +213,11 @@ impl Fetcher {
             )));
         }
         let stdout = String::from_utf8_lossy(&output.stdout);
-        let line = stdout.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+        let line = stdout
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("");
         crate::input::parse_media_url(line)
             .map_err(|e| FetchError::Resolver(format!("it printed no usable URL: {}", e.message)))
     }

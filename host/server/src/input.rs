@@ -44,7 +44,9 @@ impl JobInput {
             other => {
                 return Err(err(
                     "INVALID_INPUT",
-                    format!("`input` must be an object such as {{\"url\": \"https://...\"}}, not {other}"),
+                    format!(
+                        "`input` must be an object such as {{\"url\": \"https://...\"}}, not {other}"
+                    ),
                 ));
             }
         };
@@ -55,7 +57,12 @@ impl JobInput {
                 let id = map["upload"]
                     .as_str()
                     .and_then(|s| Uuid::parse_str(s).ok())
-                    .ok_or_else(|| err("INVALID_INPUT", "`input.upload` must be an upload id returned by POST /api/uploads"))?;
+                    .ok_or_else(|| {
+                        err(
+                            "INVALID_INPUT",
+                            "`input.upload` must be an upload id returned by POST /api/uploads",
+                        )
+                    })?;
                 Ok(JobInput::Upload(id))
             }
             ["url"] => {
@@ -65,9 +72,12 @@ impl JobInput {
                 parse_media_url(text).map(JobInput::Url)
             }
             ["youtube_url"] => {
-                let text = map["youtube_url"]
-                    .as_str()
-                    .ok_or_else(|| err("INVALID_YOUTUBE_URL", "`input.youtube_url` must be a string"))?;
+                let text = map["youtube_url"].as_str().ok_or_else(|| {
+                    err(
+                        "INVALID_YOUTUBE_URL",
+                        "`input.youtube_url` must be a string",
+                    )
+                })?;
                 framepipe_youtube::parse(text)
                     .map(JobInput::Youtube)
                     .map_err(|e| err(e.code(), e.to_string()))
@@ -122,14 +132,20 @@ impl JobInput {
 /// A direct media URL: http(s), a host, no credentials, at most 2,000 characters.
 pub fn parse_media_url(text: &str) -> Result<Url, InputError> {
     if text.len() > 2000 {
-        return Err(err("INVALID_URL", "the URL is longer than 2,000 characters"));
+        return Err(err(
+            "INVALID_URL",
+            "the URL is longer than 2,000 characters",
+        ));
     }
     let url = Url::parse(text.trim())
         .map_err(|e| err("INVALID_URL", format!("{text:?} is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(err(
             "INVALID_URL",
-            format!("only http and https URLs can be fetched, not {}:", url.scheme()),
+            format!(
+                "only http and https URLs can be fetched, not {}:",
+                url.scheme()
+            ),
         ));
     }
     if url.host_str().is_none_or(str::is_empty) {
@@ -152,7 +168,8 @@ mod tests {
     fn inputs_parse_and_round_trip() {
         assert_eq!(JobInput::parse(&json!({})).unwrap(), JobInput::None);
         assert_eq!(JobInput::parse(&Value::Null).unwrap(), JobInput::None);
-        let yt = JobInput::parse(&json!({"youtube_url": "https://youtu.be/dQw4w9WgXcQ?t=90"})).unwrap();
+        let yt =
+            JobInput::parse(&json!({"youtube_url": "https://youtu.be/dQw4w9WgXcQ?t=90"})).unwrap();
         assert_eq!(yt.kind(), InputKind::Youtube);
         let stored = yt.to_json();
         assert_eq!(stored["youtube_id"], "dQw4w9WgXcQ");
@@ -165,11 +182,20 @@ mod tests {
     #[test]
     fn bad_inputs_get_specific_codes() {
         let code = |v: Value| JobInput::parse(&v).unwrap_err().code;
-        assert_eq!(code(json!({"youtube_url": "https://www.youtube.com/playlist?list=PL1"})), "YOUTUBE_PLAYLIST_NOT_SUPPORTED");
-        assert_eq!(code(json!({"youtube_url": "https://vimeo.com/1"})), "INVALID_YOUTUBE_URL");
+        assert_eq!(
+            code(json!({"youtube_url": "https://www.youtube.com/playlist?list=PL1"})),
+            "YOUTUBE_PLAYLIST_NOT_SUPPORTED"
+        );
+        assert_eq!(
+            code(json!({"youtube_url": "https://vimeo.com/1"})),
+            "INVALID_YOUTUBE_URL"
+        );
         assert_eq!(code(json!({"url": "ftp://x/a.mp4"})), "INVALID_URL");
         assert_eq!(code(json!({"url": "https://u:p@x/a.mp4"})), "INVALID_URL");
-        assert_eq!(code(json!({"url": "https://x/a.mp4", "upload": "y"})), "INVALID_INPUT");
+        assert_eq!(
+            code(json!({"url": "https://x/a.mp4", "upload": "y"})),
+            "INVALID_INPUT"
+        );
         assert_eq!(code(json!({"upload": "nope"})), "INVALID_INPUT");
         assert_eq!(code(json!("https://x")), "INVALID_INPUT");
     }

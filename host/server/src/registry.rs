@@ -68,7 +68,10 @@ impl Registry {
         );
         let mut map = self.by_name.write().unwrap();
         let versions = map.entry(plugin.info().name.clone()).or_default();
-        if !versions.iter().any(|p| p.info().digest == plugin.info().digest) {
+        if !versions
+            .iter()
+            .any(|p| p.info().digest == plugin.info().digest)
+        {
             versions.push(plugin.clone());
             versions.sort_by_key(|p| parse_version(&p.info().version));
         }
@@ -78,7 +81,11 @@ impl Registry {
     /// Checks and registers an uploaded component, and keeps its bytes on disk.
     pub async fn add_and_store(&self, bytes: &[u8]) -> Result<Arc<Plugin>, LoadError> {
         let plugin = self.add(bytes).await?;
-        let hex = plugin.info().digest.trim_start_matches("sha256:").to_owned();
+        let hex = plugin
+            .info()
+            .digest
+            .trim_start_matches("sha256:")
+            .to_owned();
         let path = self.store_dir.join(format!("{hex}.wasm"));
         if !path.exists() {
             let write = || -> std::io::Result<()> {
@@ -105,7 +112,11 @@ impl Registry {
         paths.sort();
         for path in paths {
             let result = match std::fs::read(&path) {
-                Ok(bytes) => self.add(&bytes).await.map(|_| ()).map_err(|e| e.to_string()),
+                Ok(bytes) => self
+                    .add(&bytes)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             };
             if let Err(e) = result {

@@ -73,9 +73,15 @@ impl StepObserver for Observer {
     fn log(&self, level: LogLevel, message: &str) {
         let (job, step) = (&self.job, &self.step);
         match level {
-            LogLevel::Error => tracing::error!(job_id = %job, step = %step, plugin_log = true, "{message}"),
-            LogLevel::Warn => tracing::warn!(job_id = %job, step = %step, plugin_log = true, "{message}"),
-            LogLevel::Info => tracing::info!(job_id = %job, step = %step, plugin_log = true, "{message}"),
+            LogLevel::Error => {
+                tracing::error!(job_id = %job, step = %step, plugin_log = true, "{message}")
+            }
+            LogLevel::Warn => {
+                tracing::warn!(job_id = %job, step = %step, plugin_log = true, "{message}")
+            }
+            LogLevel::Info => {
+                tracing::info!(job_id = %job, step = %step, plugin_log = true, "{message}")
+            }
             _ => tracing::debug!(job_id = %job, step = %step, plugin_log = true, "{message}"),
         }
     }
@@ -128,7 +134,17 @@ impl Runner {
                     return Err(fail("CANCELLED", "cancelled".into(), false, &reports));
                 }
                 let attempt = self
-                    .run_once(job, &input, &local_input, &produced, &placeholders, step.name.as_str(), run, &cancel, &progress)
+                    .run_once(
+                        job,
+                        &input,
+                        &local_input,
+                        &produced,
+                        &placeholders,
+                        step.name.as_str(),
+                        run,
+                        &cancel,
+                        &progress,
+                    )
                     .await;
                 let (report, outcome) = match attempt {
                     Ok(run_result) => {
@@ -137,8 +153,22 @@ impl Runner {
                             Ok(out) => (report, Ok(out)),
                             Err(f) => {
                                 let (code, message) = failure_code(&f);
-                                let report = step_report(&step.name, index, run, None, Some((&code, message.clone(), &run_result.stats)));
-                                (report, Err((code, message, f.retryable(), matches!(f, StepFailure::Cancelled))))
+                                let report = step_report(
+                                    &step.name,
+                                    index,
+                                    run,
+                                    None,
+                                    Some((&code, message.clone(), &run_result.stats)),
+                                );
+                                (
+                                    report,
+                                    Err((
+                                        code,
+                                        message,
+                                        f.retryable(),
+                                        matches!(f, StepFailure::Cancelled),
+                                    )),
+                                )
                             }
                         }
                     }
@@ -146,7 +176,10 @@ impl Runner {
                         let mut report = step_report(&step.name, index, run, None, None);
                         report["status"] = json!("failed");
                         report["error"] = json!({"code": e.code(), "message": e.to_string()});
-                        (report, Err((e.code().to_owned(), e.to_string(), e.retryable(), false)))
+                        (
+                            report,
+                            Err((e.code().to_owned(), e.to_string(), e.retryable(), false)),
+                        )
                     }
                 };
                 reports.push(report);
@@ -185,7 +218,10 @@ impl Runner {
         }
 
         let last = pipeline.steps.last().map(|s| s.name.as_str()).unwrap_or("");
-        let output = produced.remove(last).map(|p| p.result).unwrap_or(Value::Null);
+        let output = produced
+            .remove(last)
+            .map(|p| p.result)
+            .unwrap_or(Value::Null);
         let mut result = json!({
             "output": output,
             "steps": reports,
@@ -231,17 +267,30 @@ impl Runner {
                         .and_then(|p| p.artifacts.iter().find(|a| &a.name == name));
                     match found {
                         Some(a) => inputs.push(Input::file(key, &a.path, &a.media_type)?),
-                        None => tracing::debug!(step = %step, artifact = %name, "optional artifact absent"),
+                        None => {
+                            tracing::debug!(step = %step, artifact = %name, "optional artifact absent")
+                        }
                     }
                 }
                 InputRef::AllArtifacts { step } => {
-                    for a in produced.get(step).map(|p| p.artifacts.as_slice()).unwrap_or(&[]) {
+                    for a in produced
+                        .get(step)
+                        .map(|p| p.artifacts.as_slice())
+                        .unwrap_or(&[])
+                    {
                         inputs.push(Input::file(&a.name, &a.path, &a.media_type)?);
                     }
                 }
                 InputRef::Result { step } => {
-                    let value = produced.get(step).map(|p| &p.result).unwrap_or(&Value::Null);
-                    inputs.push(Input::bytes(key, serde_json::to_vec(value).unwrap_or_default(), "application/json"));
+                    let value = produced
+                        .get(step)
+                        .map(|p| &p.result)
+                        .unwrap_or(&Value::Null);
+                    inputs.push(Input::bytes(
+                        key,
+                        serde_json::to_vec(value).unwrap_or_default(),
+                        "application/json",
+                    ));
                 }
             }
         }
@@ -273,8 +322,17 @@ impl Runner {
         let result = self.runtime.run(&run.plugin, request).await;
         let _enter = span.enter();
         match &result.outcome {
-            Ok(_) => tracing::info!(wall_ms = result.stats.wall_ms, fuel = result.stats.fuel_used, peak_mib = result.stats.peak_memory_bytes >> 20, "step succeeded"),
-            Err(f) => tracing::warn!(code = f.code(), wall_ms = result.stats.wall_ms, "step failed: {f}"),
+            Ok(_) => tracing::info!(
+                wall_ms = result.stats.wall_ms,
+                fuel = result.stats.fuel_used,
+                peak_mib = result.stats.peak_memory_bytes >> 20,
+                "step succeeded"
+            ),
+            Err(f) => tracing::warn!(
+                code = f.code(),
+                wall_ms = result.stats.wall_ms,
+                "step failed: {f}"
+            ),
         }
         Ok(result)
     }
@@ -286,7 +344,10 @@ impl Runner {
                     .artifacts
                     .upload(*id)
                     .filter(|(meta, _)| meta.owner == job.owner)
-                    .ok_or_else(|| FetchError::Status { status: 404, url: format!("upload {id}") })?;
+                    .ok_or_else(|| FetchError::Status {
+                        status: 404,
+                        url: format!("upload {id}"),
+                    })?;
                 Ok(LocalInput {
                     path,
                     media_type: meta.media_type,
@@ -295,7 +356,11 @@ impl Runner {
                     source: format!("upload {id}"),
                 })
             }
-            JobInput::Url(url) => self.fetcher.fetch_url(url, self.artifacts.input_dir(job.id)?).await,
+            JobInput::Url(url) => {
+                self.fetcher
+                    .fetch_url(url, self.artifacts.input_dir(job.id)?)
+                    .await
+            }
             JobInput::Youtube(v) => {
                 self.fetcher
                     .fetch_youtube(&v.canonical_url, self.artifacts.input_dir(job.id)?)
@@ -316,7 +381,9 @@ pub fn failure_code(f: &StepFailure) -> (String, String) {
         && let Some((code, rest)) = message.split_once(": ")
         && (3..=40).contains(&code.len())
         && code.starts_with(|c: char| c.is_ascii_uppercase())
-        && code.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && code
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
     {
         return (code.to_owned(), rest.to_owned());
     }

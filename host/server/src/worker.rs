@@ -40,7 +40,11 @@ impl Workers {
         let host = std::fs::read_to_string("/etc/hostname")
             .map(|h| h.trim().to_owned())
             .unwrap_or_else(|_| "host".into());
-        format!("{host}:{}:{:04x}", std::process::id(), rand::random::<u16>())
+        format!(
+            "{host}:{}:{:04x}",
+            std::process::id(),
+            rand::random::<u16>()
+        )
     }
 
     /// Runs every configured lane until `shutdown`, then lets running jobs finish for the
@@ -74,7 +78,11 @@ impl Workers {
                     _ = running.join_next() => continue,
                 }
             }
-            let claimed = match self.store.claim(&self.id, &lanes, free, self.settings.lease()).await {
+            let claimed = match self
+                .store
+                .claim(&self.id, &lanes, free, self.settings.lease())
+                .await
+            {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::warn!(lane = %lane, error = %e, "claim failed; retrying in 1 s");
@@ -105,7 +113,10 @@ impl Workers {
         }
         let grace = Duration::from_secs(self.settings.grace_seconds);
         tracing::info!(lane = %lane, running = running.len(), "lane stopping; waiting up to {grace:?}");
-        let drained = tokio::time::timeout(grace, async { while running.join_next().await.is_some() {} }).await;
+        let drained = tokio::time::timeout(grace, async {
+            while running.join_next().await.is_some() {}
+        })
+        .await;
         if drained.is_err() {
             tracing::warn!(lane = %lane, left = running.len(), "grace period over; remaining jobs will be re-leased");
             stop_jobs.cancel();
@@ -172,7 +183,9 @@ impl Workers {
         match result {
             Ok(()) => {}
             Err(e @ QueueError::LeaseLost { .. }) => tracing::warn!("{e}"),
-            Err(e) => tracing::error!(error = %e, "acknowledging the job failed; it will be re-leased"),
+            Err(e) => {
+                tracing::error!(error = %e, "acknowledging the job failed; it will be re-leased")
+            }
         }
     }
 }
@@ -251,7 +264,8 @@ pub async fn housekeeping(
         }
         if last_prune.elapsed() >= Duration::from_secs(600) {
             last_prune = tokio::time::Instant::now();
-            let before = chrono::Utc::now() - chrono::Duration::hours(retention.finished_hours as i64);
+            let before =
+                chrono::Utc::now() - chrono::Duration::hours(retention.finished_hours as i64);
             match store.prune(before).await {
                 Ok(ids) => {
                     for id in &ids {
@@ -265,7 +279,8 @@ pub async fn housekeeping(
                 }
                 Err(e) => tracing::warn!(error = %e, "prune failed"),
             }
-            let before = chrono::Utc::now() - chrono::Duration::hours(retention.uploads_hours as i64);
+            let before =
+                chrono::Utc::now() - chrono::Duration::hours(retention.uploads_hours as i64);
             if let Err(e) = artifacts.prune_uploads(before) {
                 tracing::warn!(error = %e, "pruning uploads failed");
             }

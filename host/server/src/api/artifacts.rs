@@ -43,14 +43,18 @@ async fn download(
         });
     let path = app.artifacts.artifact(id, &step, &name);
     let (Some(entry), Some(path)) = (listed, path) else {
-        return Err(ApiError::not_found(format!("job {id} has no artifact {step}/{name}")));
+        return Err(ApiError::not_found(format!(
+            "job {id} has no artifact {step}/{name}"
+        )));
     };
     let media_type = entry["media_type"]
         .as_str()
         .map(str::to_owned)
         .or_else(|| media_type_of(&name).map(str::to_owned))
         .unwrap_or_else(|| "application/octet-stream".into());
-    let file = tokio::fs::File::open(&path).await.map_err(ApiError::internal)?;
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(ApiError::internal)?;
     let size = file.metadata().await.map_err(ApiError::internal)?.len();
     Ok((
         [

@@ -12,8 +12,8 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
-use futures::Stream;
 use framepipe_queue::JobState;
+use futures::Stream;
 use uuid::Uuid;
 
 use super::jobs::job_id;
@@ -84,7 +84,11 @@ impl Watch {
                 Ok(Some(job)) => job,
                 Ok(None) => {
                     self.finished = true;
-                    return Some(Event::default().event("deleted").data(format!("{{\"id\":\"{}\"}}", self.id)));
+                    return Some(
+                        Event::default()
+                            .event("deleted")
+                            .data(format!("{{\"id\":\"{}\"}}", self.id)),
+                    );
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "event stream read failed");

@@ -12,7 +12,9 @@ use serde_json::json;
 use crate::app::App;
 
 pub fn routes() -> Router<Arc<App>> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
 }
 
 async fn healthz() -> Json<serde_json::Value> {
@@ -22,8 +24,10 @@ async fn healthz() -> Json<serde_json::Value> {
 async fn readyz(State(app): State<Arc<App>>) -> Response {
     match app.store.counts().await {
         Ok(counts) => {
-            let jobs: serde_json::Map<String, serde_json::Value> =
-                counts.iter().map(|(state, n)| (state.as_str().to_owned(), json!(n))).collect();
+            let jobs: serde_json::Map<String, serde_json::Value> = counts
+                .iter()
+                .map(|(state, n)| (state.as_str().to_owned(), json!(n)))
+                .collect();
             Json(json!({
                 "status": "ready",
                 "queue": app.store.backend(),

@@ -36,7 +36,11 @@ pub fn job_id(raw: &str) -> ApiResult<Uuid> {
 pub fn accepted(job: &framepipe_queue::Job, created: bool) -> Response {
     let body = job_json(job);
     let location = format!("/api/jobs/{}", job.id);
-    let status = if created { StatusCode::ACCEPTED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
     let mut response = (status, Json(body)).into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, v);
@@ -55,7 +59,12 @@ async fn create(
     {
         req.idempotency_key = Some(
             v.to_str()
-                .map_err(|_| ApiError::bad_request("INVALID_IDEMPOTENCY_KEY", "the Idempotency-Key header must be text"))?
+                .map_err(|_| {
+                    ApiError::bad_request(
+                        "INVALID_IDEMPOTENCY_KEY",
+                        "the Idempotency-Key header must be text",
+                    )
+                })?
                 .to_owned(),
         );
     }
@@ -63,7 +72,11 @@ async fn create(
     Ok(accepted(&job, created))
 }
 
-async fn read(State(app): State<Arc<App>>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+async fn read(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
     let id = job_id(&id)?;
     let job = app
         .store
@@ -103,17 +116,30 @@ async fn list(
     let cursor = q
         .cursor
         .as_deref()
-        .map(|c| c.parse::<Cursor>().map_err(|_| ApiError::bad_request("INVALID_CURSOR", "the cursor is not one this server returned")))
+        .map(|c| {
+            c.parse::<Cursor>().map_err(|_| {
+                ApiError::bad_request(
+                    "INVALID_CURSOR",
+                    "the cursor is not one this server returned",
+                )
+            })
+        })
         .transpose()?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(ApiError::bad_request("INVALID_QUERY", "limit must be from 1 to 200"));
+        return Err(ApiError::bad_request(
+            "INVALID_QUERY",
+            "limit must be from 1 to 200",
+        ));
     }
     let filter = ListFilter {
         state,
         pipeline: q.pipeline,
     };
-    let page = app.store.list(&caller.owner(), &filter, limit, cursor).await?;
+    let page = app
+        .store
+        .list(&caller.owner(), &filter, limit, cursor)
+        .await?;
     let next = page.next_cursor.map(|c| c.to_string());
     Ok(Json(json!({
         "jobs": page.items.iter().map(job_json).collect::<Vec<_>>(),
@@ -121,20 +147,32 @@ async fn list(
     })))
 }
 
-async fn cancel(State(app): State<Arc<App>>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+async fn cancel(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let id = job_id(&id)?;
     let job = app
         .store
         .cancel(id, &caller.owner())
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
-    let status = if job.state == JobState::Running { StatusCode::ACCEPTED } else { StatusCode::OK };
+    let status = if job.state == JobState::Running {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(job_json(&job))).into_response())
 }
 
 /// Deletes a finished (or not yet started) job with its artifacts; a running job is asked
 /// to cancel first (202: delete again once it has stopped).
-async fn delete(State(app): State<Arc<App>>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+async fn delete(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let id = job_id(&id)?;
     let owner = caller.owner();
     let job = app

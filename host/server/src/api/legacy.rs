@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::header;
 use axum::response::Response;
 use axum::routing::post;
-use axum::Router;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -57,7 +57,11 @@ async fn youtube_frame(
     Ok(accepted(&job, created))
 }
 
-async fn people_count(State(app): State<Arc<App>>, caller: Caller, request: Request) -> ApiResult<Response> {
+async fn people_count(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    request: Request,
+) -> ApiResult<Response> {
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -65,49 +69,60 @@ async fn people_count(State(app): State<Arc<App>>, caller: Caller, request: Requ
         .unwrap_or("")
         .to_owned();
     let mut params = serde_json::Map::new();
-    let input = if content_type.starts_with("multipart/form-data") {
-        let mut multipart = Multipart::from_request(request, &app)
-            .await
-            .map_err(|e| ApiError::bad_request("INVALID_MULTIPART", e.body_text()))?;
-        let mut input = None;
-        while let Some(field) = multipart
-            .next_field()
-            .await
-            .map_err(|e| ApiError::bad_request("INVALID_MULTIPART", e.body_text()))?
-        {
-            match field.name().unwrap_or("") {
-                "video" | "file" => {
-                    let filename = field.file_name().unwrap_or("").to_owned();
-                    let meta = receive(&app, &caller, &filename, None, field).await?;
-                    input = Some(json!({"upload": meta.id}));
-                }
-                "youtube_url" => {
-                    let text = field.text().await.map_err(|e| ApiError::bad_request("INVALID_MULTIPART", e.body_text()))?;
-                    if !text.trim().is_empty() {
-                        input = Some(json!({"youtube_url": text}));
+    let input =
+        if content_type.starts_with("multipart/form-data") {
+            let mut multipart = Multipart::from_request(request, &app)
+                .await
+                .map_err(|e| ApiError::bad_request("INVALID_MULTIPART", e.body_text()))?;
+            let mut input = None;
+            while let Some(field) = multipart
+                .next_field()
+                .await
+                .map_err(|e| ApiError::bad_request("INVALID_MULTIPART", e.body_text()))?
+            {
+                match field.name().unwrap_or("") {
+                    "video" | "file" => {
+                        let filename = field.file_name().unwrap_or("").to_owned();
+                        let meta = receive(&app, &caller, &filename, None, field).await?;
+                        input = Some(json!({"upload": meta.id}));
                     }
+                    "youtube_url" => {
+                        let text = field.text().await.map_err(|e| {
+                            ApiError::bad_request("INVALID_MULTIPART", e.body_text())
+                        })?;
+                        if !text.trim().is_empty() {
+                            input = Some(json!({"youtube_url": text}));
+                        }
+                    }
+                    "every_seconds" | "threshold" => {
+                        let name = field.name().unwrap_or("").to_owned();
+                        let text = field.text().await.map_err(|e| {
+                            ApiError::bad_request("INVALID_MULTIPART", e.body_text())
+                        })?;
+                        let n: f64 = text.trim().parse().map_err(|_| {
+                            ApiError::bad_request(
+                                "INVALID_PARAMS",
+                                format!("`{name}` must be a number"),
+                            )
+                        })?;
+                        params.insert(name, json!(n));
+                    }
+                    _ => {}
                 }
-                "every_seconds" | "threshold" => {
-                    let name = field.name().unwrap_or("").to_owned();
-                    let text = field.text().await.map_err(|e| ApiError::bad_request("INVALID_MULTIPART", e.body_text()))?;
-                    let n: f64 = text.trim().parse().map_err(|_| {
-                        ApiError::bad_request("INVALID_PARAMS", format!("`{name}` must be a number"))
-                    })?;
-                    params.insert(name, json!(n));
-                }
-                _ => {}
             }
-        }
-        input
-    } else {
-        let ApiJson(body) = ApiJson::<Value>::from_request(request, &app).await?;
-        body.get("youtube_url")
-            .and_then(Value::as_str)
-            .filter(|u| !u.trim().is_empty())
-            .map(|u| json!({"youtube_url": u}))
-    };
+            input
+        } else {
+            let ApiJson(body) = ApiJson::<Value>::from_request(request, &app).await?;
+            body.get("youtube_url")
+                .and_then(Value::as_str)
+                .filter(|u| !u.trim().is_empty())
+                .map(|u| json!({"youtube_url": u}))
+        };
     let input = input.ok_or_else(|| {
-        ApiError::bad_request("MISSING_INPUT", "send a multipart `video` file or a `youtube_url`")
+        ApiError::bad_request(
+            "MISSING_INPUT",
+            "send a multipart `video` file or a `youtube_url`",
+        )
     })?;
     let (job, created) = submit(
         &app,

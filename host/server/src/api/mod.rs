@@ -79,7 +79,10 @@ where
             )),
             Err(JsonRejection::JsonDataError(e)) => Err(ApiError::bad_request(
                 "INVALID_REQUEST",
-                format!("the JSON does not have the expected shape: {}", e.body_text()),
+                format!(
+                    "the JSON does not have the expected shape: {}",
+                    e.body_text()
+                ),
             )),
             Err(JsonRejection::BytesRejection(e)) => Err(ApiError::new(
                 e.status(),

@@ -25,7 +25,11 @@ async fn list(State(app): State<Arc<App>>, _caller: Caller) -> Json<Value> {
     Json(json!({ "pipelines": all }))
 }
 
-async fn read(State(app): State<Arc<App>>, _caller: Caller, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+async fn read(
+    State(app): State<Arc<App>>,
+    _caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
     app.pipelines
         .get(&name)
         .map(|p| Json(p.to_json()))
@@ -38,7 +42,11 @@ async fn reload(State(app): State<Arc<App>>, caller: Caller) -> ApiResult<Respon
     match app.reload_pipelines() {
         Ok(n) => Ok(Json(json!({"reloaded": n})).into_response()),
         Err(errors) => {
-            let message = errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ");
+            let message = errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; ");
             Ok((
                 StatusCode::UNPROCESSABLE_ENTITY,
                 Json(json!({"error": {

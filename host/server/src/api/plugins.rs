@@ -52,15 +52,29 @@ async fn list(State(app): State<Arc<App>>, _caller: Caller) -> Json<Value> {
 async fn upload(State(app): State<Arc<App>>, caller: Caller, body: Bytes) -> ApiResult<Response> {
     caller.require_admin()?;
     if body.is_empty() {
-        return Err(ApiError::bad_request("EMPTY_FILE", "send the component (.wasm) as the request body"));
+        return Err(ApiError::bad_request(
+            "EMPTY_FILE",
+            "send the component (.wasm) as the request body",
+        ));
     }
-    let known = app.registry.by_digest(&framepipe_runtime::digest(&body)).is_some();
+    let known = app
+        .registry
+        .by_digest(&framepipe_runtime::digest(&body))
+        .is_some();
     match app.registry.add_and_store(&body).await {
         Ok(plugin) => {
             tracing::info!(name = %plugin.info().name, version = %plugin.info().version, digest = %plugin.info().digest, "plugin registered");
-            let status = if known { StatusCode::OK } else { StatusCode::CREATED };
+            let status = if known {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
             Ok((status, Json(plugin_json(&plugin))).into_response())
         }
-        Err(e) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string())),
+        Err(e) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            e.code(),
+            e.to_string(),
+        )),
     }
 }

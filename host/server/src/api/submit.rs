@@ -39,14 +39,23 @@ pub async fn submit(app: &App, caller: &Caller, req: SubmitRequest) -> ApiResult
         let names: Vec<String> = app.pipelines.all().iter().map(|p| p.name.clone()).collect();
         return Err(ApiError::bad_request(
             "UNKNOWN_PIPELINE",
-            format!("no pipeline named {:?}; available: {}", req.pipeline, names.join(", ")),
+            format!(
+                "no pipeline named {:?}; available: {}",
+                req.pipeline,
+                names.join(", ")
+            ),
         ));
     };
-    let input = JobInput::parse(&req.input).map_err(|e| ApiError::bad_request(e.code, e.message))?;
+    let input =
+        JobInput::parse(&req.input).map_err(|e| ApiError::bad_request(e.code, e.message))?;
     let accepts = |k: InputKind| pipeline.accepts.contains(&k);
     if !accepts(input.kind()) {
         let names: Vec<&str> = pipeline.accepts.iter().map(|k| k.as_str()).collect();
-        let code = if input.kind() == InputKind::None { "MISSING_INPUT" } else { "INPUT_NOT_ACCEPTED" };
+        let code = if input.kind() == InputKind::None {
+            "MISSING_INPUT"
+        } else {
+            "INPUT_NOT_ACCEPTED"
+        };
         return Err(ApiError::bad_request(
             code,
             format!(
@@ -58,7 +67,10 @@ pub async fn submit(app: &App, caller: &Caller, req: SubmitRequest) -> ApiResult
         ));
     }
     if let JobInput::Upload(id) = &input {
-        let owned = app.artifacts.upload(*id).is_some_and(|(meta, _)| meta.owner == caller.owner());
+        let owned = app
+            .artifacts
+            .upload(*id)
+            .is_some_and(|(meta, _)| meta.owner == caller.owner());
         if !owned {
             return Err(ApiError::bad_request(
                 "UPLOAD_NOT_FOUND",
@@ -90,7 +102,10 @@ pub async fn submit(app: &App, caller: &Caller, req: SubmitRequest) -> ApiResult
     if let Some(p) = req.priority
         && !(-100..=100).contains(&p)
     {
-        return Err(ApiError::bad_request("INVALID_PRIORITY", "priority must be from -100 to 100"));
+        return Err(ApiError::bad_request(
+            "INVALID_PRIORITY",
+            "priority must be from -100 to 100",
+        ));
     }
     if let Some(key) = &req.idempotency_key
         && (key.is_empty() || key.len() > 200)
@@ -142,7 +157,10 @@ fn check_step_configs(
                 return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
                     "INVALID_PARAMS",
-                    format!("step `{}` would get an invalid config from these params: {m}", step.name),
+                    format!(
+                        "step `{}` would get an invalid config from these params: {m}",
+                        step.name
+                    ),
                 ));
             }
         }

@@ -50,18 +50,18 @@ async fn upload(
             .await
             .map_err(|e| ApiError::bad_request("INVALID_MULTIPART", e.body_text()))?;
         let mut saved = None;
-        while let Some(field) = multipart
-            .next_field()
-            .await
-            .map_err(|e| multipart_error(e.status(), e.body_text(), app.config.file.uploads.max_bytes))?
-        {
+        while let Some(field) = multipart.next_field().await.map_err(|e| {
+            multipart_error(e.status(), e.body_text(), app.config.file.uploads.max_bytes)
+        })? {
             if matches!(field.name(), Some("file" | "video")) {
                 let filename = field.file_name().unwrap_or("").to_owned();
                 saved = Some(receive(&app, &caller, &filename, None, field).await?);
                 break;
             }
         }
-        saved.ok_or_else(|| ApiError::bad_request("MISSING_INPUT", "the form has no `file` (or `video`) field"))?
+        saved.ok_or_else(|| {
+            ApiError::bad_request("MISSING_INPUT", "the form has no `file` (or `video`) field")
+        })?
     } else {
         let filename = q.filename.ok_or_else(|| {
             ApiError::bad_request(
@@ -168,7 +168,9 @@ where
         size,
         created_at: Utc::now(),
     };
-    app.artifacts.finish_upload(&meta).map_err(ApiError::internal)?;
+    app.artifacts
+        .finish_upload(&meta)
+        .map_err(ApiError::internal)?;
     tracing::info!(upload_id = %id, size, "upload stored");
     Ok(meta)
 }
@@ -179,10 +181,14 @@ where
     E: std::fmt::Display,
 {
     let mut stream = std::pin::pin!(stream);
-    let mut file = tokio::fs::File::create(path).await.map_err(ApiError::internal)?;
+    let mut file = tokio::fs::File::create(path)
+        .await
+        .map_err(ApiError::internal)?;
     let mut size = 0u64;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request("UPLOAD_INTERRUPTED", format!("the upload broke off: {e}")))?;
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_request("UPLOAD_INTERRUPTED", format!("the upload broke off: {e}"))
+        })?;
         size += chunk.len() as u64;
         if size > cap {
             return Err(too_large(cap));

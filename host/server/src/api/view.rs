@@ -10,7 +10,12 @@ pub fn job_json(job: &Job) -> Value {
     let stored = job.result.as_ref();
     let steps = stored
         .and_then(|r| r.get("steps"))
-        .or_else(|| job.error.as_ref().and_then(|e| e.details.as_ref()).and_then(|d| d.get("steps")))
+        .or_else(|| {
+            job.error
+                .as_ref()
+                .and_then(|e| e.details.as_ref())
+                .and_then(|d| d.get("steps"))
+        })
         .cloned()
         .unwrap_or_else(|| json!([]));
     let artifacts: Vec<Value> = stored

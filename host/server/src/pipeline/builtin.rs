@@ -6,9 +6,21 @@ use crate::registry::Registry;
 /// `(name, plugins it needs, definition)`.
 pub const DEFINITIONS: &[(&str, &[&str], &str)] = &[
     ("noop", &["noop"], include_str!("../../pipelines/noop.toml")),
-    ("checksum", &["checksum"], include_str!("../../pipelines/checksum.toml")),
-    ("frame-at", &["frames"], include_str!("../../pipelines/frame-at.toml")),
-    ("frames", &["frames"], include_str!("../../pipelines/frames.toml")),
+    (
+        "checksum",
+        &["checksum"],
+        include_str!("../../pipelines/checksum.toml"),
+    ),
+    (
+        "frame-at",
+        &["frames"],
+        include_str!("../../pipelines/frame-at.toml"),
+    ),
+    (
+        "frames",
+        &["frames"],
+        include_str!("../../pipelines/frames.toml"),
+    ),
     (
         "youtube-preview",
         &["thumbnail", "frames"],

@@ -35,7 +35,10 @@ struct Errors<'t> {
 
 impl Errors<'_> {
     fn at(&mut self, offset: usize, message: impl Into<String>) {
-        let line = self.text[..offset.min(self.text.len())].matches('\n').count() + 1;
+        let line = self.text[..offset.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1;
         self.list.push(PipelineError {
             file: self.file.to_owned(),
             line,
@@ -77,7 +80,13 @@ pub fn parse_pipeline(
     }
     let lane = match &raw.lane {
         Some(lane) if !valid_name(lane.get_ref()) => {
-            errors.on(lane, format!("lane {:?} must be lowercase letters, digits and `-`", lane.get_ref()));
+            errors.on(
+                lane,
+                format!(
+                    "lane {:?} must be lowercase letters, digits and `-`",
+                    lane.get_ref()
+                ),
+            );
             String::new()
         }
         Some(lane) => lane.get_ref().clone(),
@@ -139,7 +148,12 @@ pub fn parse_pipeline(
     }
 
     let mut steps: Vec<Step> = Vec::new();
-    let all_names: Vec<String> = raw.steps.get_ref().iter().map(|s| s.name.get_ref().clone()).collect();
+    let all_names: Vec<String> = raw
+        .steps
+        .get_ref()
+        .iter()
+        .map(|s| s.name.get_ref().clone())
+        .collect();
     if raw.steps.get_ref().is_empty() {
         errors.on(&raw.steps, "a pipeline needs at least one step");
     }
@@ -219,7 +233,9 @@ impl RunCheck<'_> {
         for (key, source) in run.inputs {
             match self.input_ref(key, source.get_ref()) {
                 Ok(r) => inputs.push((key.clone(), r)),
-                Err(message) => errors.on(source, format!("step `{step}`, input `{key}`: {message}")),
+                Err(message) => {
+                    errors.on(source, format!("step `{step}`, input `{key}`: {message}"))
+                }
             }
         }
         for port in &info.inputs {
@@ -243,7 +259,11 @@ impl RunCheck<'_> {
         if !info.hosts.iter().any(|h| h == "*") {
             for needed in &info.hosts {
                 if !hosts.iter().any(|h| h == needed || h == "*") {
-                    let at = run.hosts.as_ref().map(|h| h.span().start).unwrap_or(run.plugin.span().start);
+                    let at = run
+                        .hosts
+                        .as_ref()
+                        .map(|h| h.span().start)
+                        .unwrap_or(run.plugin.span().start);
                     errors.at(
                         at,
                         format!(
@@ -256,8 +276,15 @@ impl RunCheck<'_> {
         }
 
         // Limits: over the defaults, inside the host's caps and the plugin's needs.
-        let limits = apply_limits(self.cx.default_limits, run.limits.as_ref().map(|l| *l.get_ref()));
-        let limits_at = run.limits.as_ref().map(|l| l.span().start).unwrap_or(run.plugin.span().start);
+        let limits = apply_limits(
+            self.cx.default_limits,
+            run.limits.as_ref().map(|l| *l.get_ref()),
+        );
+        let limits_at = run
+            .limits
+            .as_ref()
+            .map(|l| l.span().start)
+            .unwrap_or(run.plugin.span().start);
         if limits.memory_mib > self.cx.max_memory_mib {
             errors.at(
                 limits_at,
@@ -283,7 +310,11 @@ impl RunCheck<'_> {
             .as_ref()
             .map(|c| toml_to_json(&toml::Value::Table(c.get_ref().clone())))
             .unwrap_or_else(|| Value::Object(Map::new()));
-        let config_at = run.config.as_ref().map(|c| c.span().start).unwrap_or(run.plugin.span().start);
+        let config_at = run
+            .config
+            .as_ref()
+            .map(|c| c.span().start)
+            .unwrap_or(run.plugin.span().start);
         let mut found = Vec::new();
         placeholders_in(&config, &mut found);
         let mut placeholders_ok = true;
@@ -349,7 +380,9 @@ impl RunCheck<'_> {
             return Err(if step == self.step {
                 format!("refers to its own step `{step}` (a cycle)")
             } else if self.all_names.iter().any(|n| n == step) {
-                format!("refers to step `{step}`, which runs later (a cycle or wrong order: steps may only use earlier steps' outputs)")
+                format!(
+                    "refers to step `{step}`, which runs later (a cycle or wrong order: steps may only use earlier steps' outputs)"
+                )
             } else {
                 format!("dangling input: no step named `{step}` before this one")
             });
@@ -358,7 +391,9 @@ impl RunCheck<'_> {
         Ok(match what {
             "*" => {
                 if key != "*" {
-                    return Err(format!("`{source}` gives every artifact; write it as `\"*\" = \"{source}\"`"));
+                    return Err(format!(
+                        "`{source}` gives every artifact; write it as `\"*\" = \"{source}\"`"
+                    ));
                 }
                 InputRef::AllArtifacts { step }
             }
@@ -372,7 +407,12 @@ impl RunCheck<'_> {
 
     fn host(&self, host: &str) -> Option<String> {
         match placeholder(host) {
-            Some(("settings", key)) => self.cx.settings.get(key).and_then(|v| v.as_str()).map(str::to_owned),
+            Some(("settings", key)) => self
+                .cx
+                .settings
+                .get(key)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
             _ => Some(host.to_owned()),
         }
     }
@@ -384,13 +424,16 @@ impl RunCheck<'_> {
                 "{text:?} names no parameter; declare it under [params.{name}]"
             )),
             Some(("input", "youtube_id")) if self.accepts.contains(&InputKind::Youtube) => Ok(()),
-            Some(("input", "youtube_id")) => Err(format!(
-                "{text:?} needs `youtube` in `accepts`"
-            )),
+            Some(("input", "youtube_id")) => Err(format!("{text:?} needs `youtube` in `accepts`")),
             Some(("settings", key)) if self.cx.settings.contains_key(key) => Ok(()),
             _ => Err(format!(
                 "unknown placeholder {text:?}; use $params.NAME, $input.youtube_id or $settings.{}",
-                self.cx.settings.keys().cloned().collect::<Vec<_>>().join("|")
+                self.cx
+                    .settings
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("|")
             )),
         }
     }
@@ -432,8 +475,10 @@ pub fn toml_to_json(v: &toml::Value) -> Value {
         toml::Value::Boolean(b) => Value::from(*b),
         toml::Value::Datetime(d) => Value::from(d.to_string()),
         toml::Value::Array(a) => Value::Array(a.iter().map(toml_to_json).collect()),
-        toml::Value::Table(t) => {
-            Value::Object(t.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect())
-        }
+        toml::Value::Table(t) => Value::Object(
+            t.iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect(),
+        ),
     }
 }

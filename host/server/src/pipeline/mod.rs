@@ -17,7 +17,6 @@ use serde_json::{Value, json};
 pub use load::{LoadContext, parse_pipeline};
 pub use params::ParamSpec;
 
-
 /// What a job's `input` may be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -210,7 +209,10 @@ pub struct Pipelines {
 
 impl Pipelines {
     /// Loads the built-in definitions and those in `dir`; any error fails the whole load.
-    pub fn load(cx: &LoadContext<'_>, dir: Option<PathBuf>) -> Result<Pipelines, Vec<PipelineError>> {
+    pub fn load(
+        cx: &LoadContext<'_>,
+        dir: Option<PathBuf>,
+    ) -> Result<Pipelines, Vec<PipelineError>> {
         let map = load_all(cx, dir.as_deref())?;
         Ok(Pipelines {
             current: RwLock::new(Arc::new(map)),
@@ -290,5 +292,9 @@ fn load_all(
             Err(mut e) => errors.append(&mut e),
         }
     }
-    if errors.is_empty() { Ok(map) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(map)
+    } else {
+        Err(errors)
+    }
 }

@@ -67,14 +67,19 @@ impl ParamSpec {
         if !type_ok {
             return Err(format!(
                 "parameter `{name}` must be a {}, not {value}",
-                serde_json::to_value(self.kind).unwrap().as_str().unwrap_or("value")
+                serde_json::to_value(self.kind)
+                    .unwrap()
+                    .as_str()
+                    .unwrap_or("value")
             ));
         }
         if let Some(n) = value.as_f64() {
             if let Some(min) = self.minimum
                 && n < min
             {
-                return Err(format!("parameter `{name}` must be at least {min}, not {n}"));
+                return Err(format!(
+                    "parameter `{name}` must be at least {min}, not {n}"
+                ));
             }
             if let Some(max) = self.maximum
                 && n > max
@@ -100,7 +105,10 @@ impl ParamSpec {
         }
         match self.kind {
             ParamType::Number | ParamType::Integer => {
-                let n = self.minimum.unwrap_or(0.0).min(self.maximum.unwrap_or(f64::MAX));
+                let n = self
+                    .minimum
+                    .unwrap_or(0.0)
+                    .min(self.maximum.unwrap_or(f64::MAX));
                 if self.kind == ParamType::Integer {
                     Value::from(n.ceil() as i64)
                 } else {
@@ -242,7 +250,10 @@ mod tests {
         assert_eq!(resolve_params(&specs, &json!({})).unwrap()["at"], 1.5);
         assert_eq!(resolve_params(&specs, &json!({"n": 3})).unwrap()["n"], 3);
         let err = resolve_params(&specs, &json!({"x": 1})).unwrap_err();
-        assert!(err.contains("unknown parameter `x`") && err.contains("at, n"), "{err}");
+        assert!(
+            err.contains("unknown parameter `x`") && err.contains("at, n"),
+            "{err}"
+        );
         let err = resolve_params(&specs, &json!({"n": 2.5})).unwrap_err();
         assert!(err.contains("integer"), "{err}");
         let err = resolve_params(&specs, &json!({"at": 11})).unwrap_err();
@@ -263,6 +274,9 @@ mod tests {
         let config = json!({"at_seconds": "$params.at", "id": "$input.youtube_id",
                             "w": "$params.width", "fixed": "$notaplaceholder"});
         let out = substitute(&config, &values).unwrap();
-        assert_eq!(out, json!({"at_seconds": 2, "id": "abc", "fixed": "$notaplaceholder"}));
+        assert_eq!(
+            out,
+            json!({"at_seconds": 2, "id": "abc", "fixed": "$notaplaceholder"})
+        );
     }
 }
