@@ -77,10 +77,7 @@ async fn keys_are_required_and_jobs_are_private() -> Result<()> {
     let (status, code, _) = error_of(r).await;
     assert_eq!((status, code.as_str()), (401, "UNAUTHORIZED"));
 
-    let id = server.submit(job("noop")).await?["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = server.submit_id(job("noop")).await?;
     let (_, other) = server.app().store.create_key("someone else", false).await?;
     let r = server
         .http
@@ -219,12 +216,7 @@ async fn jobs_list_newest_first_with_cursor_and_filters() -> Result<()> {
     let server = Server::start().await?;
     let mut ids = Vec::new();
     for _ in 0..5 {
-        ids.push(
-            server.submit(job("noop")).await?["id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        ids.push(server.submit_id(job("noop")).await?);
     }
     for id in &ids {
         server.wait(id, Duration::from_secs(30)).await?;
@@ -353,11 +345,8 @@ fn chaos_setup(settings: &str) -> Setup {
 async fn events_stream_progress_in_order_then_done() -> Result<()> {
     let server = Server::with(chaos_setup("")).await?;
     let id = server
-        .submit(json!({"pipeline": "work", "params": {"ms": 2000}}))
-        .await?["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .submit_id(json!({"pipeline": "work", "params": {"ms": 2000}}))
+        .await?;
     let response = server.get(&format!("/api/jobs/{id}/events")).send().await?;
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let text = tokio::time::timeout(Duration::from_secs(30), response.text()).await??;
@@ -399,27 +388,8 @@ async fn events_stream_progress_in_order_then_done() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cancelling_a_spinning_plugin_stops_it_within_two_seconds() -> Result<()> {
     let server = Server::with(chaos_setup("")).await?;
-    let id = server.submit(job("spin")).await?["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let start = Instant::now();
-    loop {
-        let j: Value = server
-            .get(&format!("/api/jobs/{id}"))
-            .send()
-            .await?
-            .json()
-            .await?;
-        if j["status"] == "running" {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "never started: {j}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let id = server.submit_id(job("spin")).await?;
+    server.wait_running(&id).await?;
     let asked = Instant::now();
     let r = server
         .http
@@ -452,10 +422,7 @@ async fn retryable_failures_back_off_then_fail_after_max_attempts() -> Result<()
         "[workers]\nretry_base_ms = 100\nretry_max_ms = 400\n",
     ))
     .await?;
-    let id = server.submit(job("flaky")).await?["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = server.submit_id(job("flaky")).await?;
     let mut saw_retrying = false;
     let start = Instant::now();
     let done = loop {
@@ -489,14 +456,8 @@ async fn retryable_failures_back_off_then_fail_after_max_attempts() -> Result<()
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hostile_plugin_fails_its_own_job_and_others_go_on() -> Result<()> {
     let server = Server::with(chaos_setup("")).await?;
-    let hog = server.submit(job("hog")).await?["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let spin = server.submit(job("spin")).await?["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let hog = server.submit_id(job("hog")).await?;
+    let spin = server.submit_id(job("spin")).await?;
     let fine: Vec<String> = futures_ids(&server, 6).await?;
     let hog = server.wait(&hog, Duration::from_secs(30)).await?;
     assert_eq!(hog["status"], "failed");
@@ -516,12 +477,7 @@ async fn a_hostile_plugin_fails_its_own_job_and_others_go_on() -> Result<()> {
             "succeeded"
         );
     }
-    server
-        .http
-        .post(server.url(&format!("/api/jobs/{spin}/cancel")))
-        .bearer_auth(&server.key)
-        .send()
-        .await?;
+    server.cancel(&spin).await?;
     assert_eq!(
         server.wait(&spin, Duration::from_secs(10)).await?["status"],
         "cancelled"
@@ -533,12 +489,7 @@ async fn a_hostile_plugin_fails_its_own_job_and_others_go_on() -> Result<()> {
 async fn futures_ids(server: &Server, n: usize) -> Result<Vec<String>> {
     let mut ids = Vec::new();
     for _ in 0..n {
-        ids.push(
-            server.submit(job("noop")).await?["id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        ids.push(server.submit_id(job("noop")).await?);
     }
     Ok(ids)
 }
@@ -547,23 +498,14 @@ async fn futures_ids(server: &Server, n: usize) -> Result<Vec<String>> {
 async fn a_preview_never_waits_behind_a_long_job() -> Result<()> {
     let server = Server::with(chaos_setup("[workers.lanes]\ndefault = 1\npreview = 1\n")).await?;
     let long1 = server
-        .submit(json!({"pipeline": "work", "params": {"ms": 4000}}))
-        .await?["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .submit_id(json!({"pipeline": "work", "params": {"ms": 4000}}))
+        .await?;
     let long2 = server
-        .submit(json!({"pipeline": "work", "params": {"ms": 4000}}))
-        .await?["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .submit_id(json!({"pipeline": "work", "params": {"ms": 4000}}))
+        .await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let start = Instant::now();
-    let quick = server.submit(job("quick")).await?["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let quick = server.submit_id(job("quick")).await?;
     let done = server.wait(&quick, Duration::from_secs(10)).await?;
     let took = start.elapsed();
     assert_eq!(done["status"], "succeeded");
@@ -584,12 +526,7 @@ async fn a_preview_never_waits_behind_a_long_job() -> Result<()> {
     );
     println!("preview done in {took:?} while two 4 s jobs occupy the default lane");
     for id in [long1, long2] {
-        server
-            .http
-            .post(server.url(&format!("/api/jobs/{id}/cancel")))
-            .bearer_auth(&server.key)
-            .send()
-            .await?;
+        server.cancel(&id).await?;
     }
     server.stop().await;
     Ok(())

@@ -33,11 +33,7 @@ async fn frame_at_from_an_upload_gives_a_downloadable_jpeg() -> Result<()> {
     let server = Server::start().await?;
     let upload = upload_file(&server, &fixture("h264-high-720p.mp4")).await?;
     let id = server
-        .submit(json!({"pipeline": "frame-at", "input": upload["input"], "params": {"at_seconds": 5, "mode": "exact"}}))
-        .await?["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .submit_id(json!({"pipeline": "frame-at", "input": upload["input"], "params": {"at_seconds": 5, "mode": "exact"}})).await?;
     let done = server.wait(&id, Duration::from_secs(120)).await?;
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(done["result"]["codec"], "h264");
@@ -89,11 +85,8 @@ async fn url_inputs_are_fetched_under_the_outbound_policy() -> Result<()> {
     // Loopback is refused by default: the fetch fails, not retried.
     let strict = Server::start().await?;
     let id = strict
-        .submit(json!({"pipeline": "frame-at", "input": {"url": fixtures.url("/clip.mp4")}}))
-        .await?["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .submit_id(json!({"pipeline": "frame-at", "input": {"url": fixtures.url("/clip.mp4")}}))
+        .await?;
     let done = strict.wait(&id, Duration::from_secs(60)).await?;
     assert_eq!(done["status"], "failed");
     assert_eq!(
@@ -114,22 +107,15 @@ async fn url_inputs_are_fetched_under_the_outbound_policy() -> Result<()> {
     })
     .await?;
     let id = open
-        .submit(json!({"pipeline": "frame-at", "input": {"url": fixtures.url("/clip.mp4")}, "params": {"at_seconds": 2}}))
-        .await?["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .submit_id(json!({"pipeline": "frame-at", "input": {"url": fixtures.url("/clip.mp4")}, "params": {"at_seconds": 2}})).await?;
     let done = open.wait(&id, Duration::from_secs(120)).await?;
     assert_eq!(done["status"], "succeeded", "{done}");
     let size = std::fs::metadata(fixture("h264-high-720p.mp4"))?.len();
     assert_eq!(done["input_fetch"]["bytes"], size);
     // A 503 is retried with backoff; the second attempt succeeds.
     let id = open
-        .submit(json!({"pipeline": "frame-at", "input": {"url": fixtures.url("/flaky.mp4")}}))
-        .await?["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .submit_id(json!({"pipeline": "frame-at", "input": {"url": fixtures.url("/flaky.mp4")}}))
+        .await?;
     let done = open.wait(&id, Duration::from_secs(120)).await?;
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(done["attempts"], 2);
@@ -204,11 +190,8 @@ async fn youtube_preview_falls_back_to_a_frame_of_the_video() -> Result<()> {
     let without = youtube_server(&fixtures, None).await?;
     let link = format!("https://youtu.be/{VIDEO_ID}?t=3");
     let id = without
-        .submit(json!({"pipeline": "youtube-preview", "input": {"youtube_url": link}}))
-        .await?["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .submit_id(json!({"pipeline": "youtube-preview", "input": {"youtube_url": link}}))
+        .await?;
     let done = without.wait(&id, Duration::from_secs(60)).await?;
     assert_eq!(done["status"], "failed");
     assert_eq!(done["error"]["code"], "NO_THUMBNAIL", "{}", done["error"]);
@@ -222,11 +205,8 @@ async fn youtube_preview_falls_back_to_a_frame_of_the_video() -> Result<()> {
 
     let with = youtube_server(&fixtures, Some(&fixtures.url("/media/v.mp4"))).await?;
     let id = with
-        .submit(json!({"pipeline": "youtube-preview", "input": {"youtube_url": link}}))
-        .await?["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .submit_id(json!({"pipeline": "youtube-preview", "input": {"youtube_url": link}}))
+        .await?;
     let done = with.wait(&id, Duration::from_secs(120)).await?;
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(
@@ -270,11 +250,7 @@ async fn people_count_runs_over_a_whole_clip_with_progress() -> Result<()> {
         .unwrap()
         .to_owned();
     let id = server
-        .submit(json!({"pipeline": "people-count", "input": upload["input"], "params": {"every_seconds": 1.0}}))
-        .await?["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .submit_id(json!({"pipeline": "people-count", "input": upload["input"], "params": {"every_seconds": 1.0}})).await?;
     let events = server.get(&format!("/api/jobs/{id}/events")).send().await?;
     let text = tokio::time::timeout(Duration::from_secs(600), events.text()).await??;
     let mut processed = Vec::new();

@@ -127,11 +127,8 @@ async fn reload_swaps_definitions_and_keeps_the_old_ones_on_error() -> Result<()
     for i in 0..200 {
         ids.push(
             server
-                .submit(job(if i % 2 == 0 { "custom" } else { "noop" }))
-                .await?["id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
+                .submit_id(job(if i % 2 == 0 { "custom" } else { "noop" }))
+                .await?,
         );
         if i % 10 == 0 {
             let r = admin(server.http.post(server.url("/api/pipelines/reload")))
@@ -165,10 +162,7 @@ async fn reload_swaps_definitions_and_keeps_the_old_ones_on_error() -> Result<()
             .unwrap()
             .ends_with("b.toml")
     );
-    let id = server.submit(job("custom")).await?["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = server.submit_id(job("custom")).await?;
     assert_eq!(
         server.wait(&id, Duration::from_secs(30)).await?["status"],
         "succeeded"
@@ -183,10 +177,7 @@ async fn reload_swaps_definitions_and_keeps_the_old_ones_on_error() -> Result<()
         .send()
         .await?;
     assert_eq!(r.status(), 200);
-    let id = server.submit(job("second")).await?["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = server.submit_id(job("second")).await?;
     assert_eq!(
         server.wait(&id, Duration::from_secs(30)).await?["status"],
         "succeeded"
@@ -355,11 +346,7 @@ async fn the_example_plugin_runs_end_to_end() -> Result<()> {
         .json()
         .await?;
     let id = server
-        .submit(serde_json::json!({"pipeline": "scene-changes", "input": upload["input"], "params": {"every_seconds": 1.0}}))
-        .await?["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .submit_id(serde_json::json!({"pipeline": "scene-changes", "input": upload["input"], "params": {"every_seconds": 1.0}})).await?;
     let done = server.wait(&id, Duration::from_secs(180)).await?;
     assert_eq!(done["status"], "succeeded", "{done}");
     let result = &done["result"];

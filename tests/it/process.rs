@@ -1,12 +1,12 @@
 //! The real binary as a process: SIGKILL mid-job and restart, SIGTERM with a job running,
 //! `keys create`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Result;
 use serde_json::{Value, json};
 
-use crate::support::{Process, Setup, create_key, free_port, prepare_dir, wait_job};
+use crate::support::{Process, Setup, create_key, free_port, prepare_dir, wait_job, wait_status};
 
 const WORK: &str = r#"
 name = "work"
@@ -69,21 +69,15 @@ async fn jobs_survive_sigkill_and_are_rerun_after_the_lease() -> Result<()> {
         }
     };
     let running = submit(json!({"pipeline": "work"})).await?;
-    let start = Instant::now();
-    loop {
-        let j: Value = http
-            .get(format!("{base}/api/jobs/{running}"))
-            .bearer_auth(&key)
-            .send()
-            .await?
-            .json()
-            .await?;
-        if j["status"] == "running" {
-            break;
-        }
-        anyhow::ensure!(start.elapsed() < Duration::from_secs(20), "never ran: {j}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_status(
+        &http,
+        &base,
+        &key,
+        &running,
+        &["running"],
+        Duration::from_secs(30),
+    )
+    .await?;
     let queued: Vec<String> = {
         let mut ids = Vec::new();
         for _ in 0..3 {

@@ -9,7 +9,7 @@ use anyhow::{Result, ensure};
 use serde_json::{Value, json};
 
 use crate::support::{
-    Process, Setup, create_key, free_port, fresh_postgres, prepare_dir, wait_job,
+    Process, Setup, create_key, free_port, fresh_postgres, prepare_dir, wait_job, wait_status,
 };
 
 const SPIN: &str = "name = \"spin\"\naccepts = [\"none\"]\n\n[[steps]]\nname = \"chaos\"\nplugin = \"chaos\"\nconfig = { mode = \"loop\" }\nlimits = { memory_mib = 32, deadline_ms = 60000 }\n";
@@ -147,24 +147,15 @@ async fn three_workers_share_2000_jobs_survive_a_kill_and_obey_remote_cancel() -
         .send()
         .await?;
     let id = r.json::<Value>().await?["id"].as_str().unwrap().to_owned();
-    let t0 = Instant::now();
-    loop {
-        let j: Value = http
-            .get(format!("{base}/api/jobs/{id}"))
-            .bearer_auth(&key)
-            .send()
-            .await?
-            .json()
-            .await?;
-        if j["status"] == "running" {
-            break;
-        }
-        ensure!(
-            t0.elapsed() < Duration::from_secs(30),
-            "spin never started: {j}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_status(
+        &http,
+        &base,
+        &key,
+        &id,
+        &["running"],
+        Duration::from_secs(30),
+    )
+    .await?;
     let asked = Instant::now();
     http.post(format!("{base}/api/jobs/{id}/cancel"))
         .bearer_auth(&key)

@@ -114,9 +114,39 @@ impl Server {
         Ok(json)
     }
 
+    /// Submits a job; returns its id.
+    pub async fn submit_id(&self, body: Value) -> Result<String> {
+        Ok(self.submit(body).await?["id"]
+            .as_str()
+            .context("no id")?
+            .to_owned())
+    }
+
     /// Polls a job until it is in a terminal state.
     pub async fn wait(&self, id: &str, timeout: Duration) -> Result<Value> {
         wait_job(&self.http, &self.base, &self.key, id, timeout).await
+    }
+
+    /// Polls a job until it runs.
+    pub async fn wait_running(&self, id: &str) -> Result<Value> {
+        wait_status(
+            &self.http,
+            &self.base,
+            &self.key,
+            id,
+            &["running"],
+            Duration::from_secs(30),
+        )
+        .await
+    }
+
+    /// Asks to cancel a job.
+    pub async fn cancel(&self, id: &str) -> Result<reqwest::StatusCode> {
+        Ok(self
+            .post(&format!("/api/jobs/{id}/cancel"))
+            .send()
+            .await?
+            .status())
     }
 
     /// Stops the server gracefully.
@@ -135,6 +165,26 @@ pub async fn wait_job(
     id: &str,
     timeout: Duration,
 ) -> Result<Value> {
+    wait_status(
+        http,
+        base,
+        key,
+        id,
+        &["succeeded", "failed", "cancelled"],
+        timeout,
+    )
+    .await
+}
+
+/// Polls `GET /api/jobs/{id}` until the job is in one of `states`.
+pub async fn wait_status(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    id: &str,
+    states: &[&str],
+    timeout: Duration,
+) -> Result<Value> {
     let start = Instant::now();
     loop {
         let job: Value = http
@@ -145,13 +195,13 @@ pub async fn wait_job(
             .json()
             .await?;
         let status = job["status"].as_str().unwrap_or("").to_owned();
-        if matches!(status.as_str(), "succeeded" | "failed" | "cancelled") {
+        if states.contains(&status.as_str()) {
             return Ok(job);
         }
         if start.elapsed() > timeout {
-            bail!("job {id} still {status} after {timeout:?}: {job}");
+            bail!("job {id} still {status} after {timeout:?}, not {states:?}: {job}");
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -42,11 +42,8 @@ async fn raw_and_multipart_uploads_feed_a_pipeline() -> Result<()> {
     let want = hex::encode(Sha256::digest(&data));
     for upload in [&raw, &multi] {
         let id = server
-            .submit(json!({"pipeline": "checksum", "input": upload["input"]}))
-            .await?["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+            .submit_id(json!({"pipeline": "checksum", "input": upload["input"]}))
+            .await?;
         let done = server.wait(&id, Duration::from_secs(60)).await?;
         assert_eq!(done["status"], "succeeded", "{done}");
         let result = done["result"].to_string();

@@ -52,6 +52,24 @@ enum Command {
         #[command(subcommand)]
         command: PipelineCommand,
     },
+    /// Runs one plugin once on local files, in the sandbox, without a server or queue:
+    /// for trying a plugin while writing it, and for benchmarks.
+    RunStep {
+        /// A built-in plugin name, or a path to a `.wasm` component.
+        plugin: String,
+        /// Inputs as `NAME=PATH` (media type from the extension).
+        #[arg(long = "input", value_name = "NAME=PATH")]
+        inputs: Vec<String>,
+        /// The step config, as JSON.
+        #[arg(long, default_value = "{}")]
+        config: String,
+        /// Where artifacts are written.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// Memory cap, MiB.
+        #[arg(long, default_value_t = 64)]
+        memory_mib: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -187,6 +205,13 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 }
             }
         }
+        Command::RunStep {
+            plugin,
+            inputs,
+            config,
+            out,
+            memory_mib,
+        } => run_step(&cli.common, &plugin, &inputs, &config, &out, memory_mib).await,
         Command::Pipeline {
             command: PipelineCommand::Check { file },
         } => {
@@ -207,6 +232,68 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                     Ok(ExitCode::FAILURE)
                 }
             }
+        }
+    }
+}
+
+async fn run_step(
+    common: &CommonArgs,
+    plugin: &str,
+    inputs: &[String],
+    config: &str,
+    out: &std::path::Path,
+    memory_mib: u32,
+) -> anyhow::Result<std::process::ExitCode> {
+    use framepipe_runtime::{Input, StepLimits, StepRequest};
+    let bytes = match framepipe_guests::get(plugin) {
+        Some(b) => b.to_vec(),
+        None => std::fs::read(plugin).with_context(|| {
+            format!("{plugin:?} is neither a built-in plugin nor a readable file")
+        })?,
+    };
+    let config: serde_json::Value = serde_json::from_str(config).context("--config is not JSON")?;
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(common.data_dir.join("cache")),
+        max_instances: 1,
+        ..RuntimeConfig::default()
+    })
+    .map_err(|e| anyhow::anyhow!(e))?;
+    let plugin = runtime
+        .load(&bytes)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {e}", e.code()))?;
+    let mut request = StepRequest::new(config, out);
+    request.limits = StepLimits {
+        memory_mib,
+        ..StepLimits::default()
+    };
+    for spec in inputs {
+        let (name, path) = spec.split_once('=').context("--input must be NAME=PATH")?;
+        let path = std::path::Path::new(path);
+        let media_type = crate::artifacts::media_type_of(&path.display().to_string())
+            .unwrap_or("application/octet-stream");
+        request.inputs.push(
+            Input::file(name, path, media_type)
+                .with_context(|| format!("cannot open {}", path.display()))?,
+        );
+    }
+    std::fs::create_dir_all(out)?;
+    let run = runtime.run(&plugin, request).await;
+    match run.outcome {
+        Ok(output) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "result": output.result,
+                    "artifacts": output.artifacts,
+                    "stats": run.stats,
+                }))?
+            );
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Err(f) => {
+            eprintln!("{}: {f}", f.code());
+            Ok(std::process::ExitCode::FAILURE)
         }
     }
 }

@@ -1,0 +1,164 @@
+//! Frame extraction in the sandbox vs ffmpeg, whole processes, same files, one run:
+//! `cargo bench -p framepipe --bench frames` (needs `bash tests/fixtures/make-fixtures.sh`,
+//! ffmpeg and /usr/bin/time).
+//!
+//! - keyframe mode at t=5 s: `framepipe run-step frames` vs `ffmpeg -ss 5 -i in.mp4 -frames:v 1`;
+//! - exact mode at t=5 s on 720p H.264 vs ffmpeg with `-threads 1`;
+//! - peak RSS extracting from a ~2 GB file vs from the 10 MB clip it loops.
+//!
+//! Wall time and peak RSS come from `/usr/bin/time -f "%e %M"`; medians of alternated rounds.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, ensure};
+
+const ROUNDS: usize = 7;
+
+fn main() -> Result<()> {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/generated");
+    let clip = fixtures.join("h264-high-720p.mp4");
+    ensure!(
+        clip.exists(),
+        "{} missing: run tests/fixtures/make-fixtures.sh",
+        clip.display()
+    );
+    let work = tempfile::tempdir()?;
+    let data = work.path().join("data");
+    // Warm the compile cache once (a server has it warm after its first start).
+    measure(&framepipe(&data, &clip, "keyframe", work.path()))?;
+
+    println!("frames plugin vs ffmpeg: whole process, median of {ROUNDS} alternated rounds");
+    println!(
+        "{:<44} {:>9} {:>10} {:>9} {:>10} {:>7} {:>7}",
+        "case", "fp s", "fp MiB", "ff s", "ff MiB", "time x", "rss x"
+    );
+    let cases = [
+        (
+            "keyframe t=5 s, 720p H.264 (ffmpeg default threads)",
+            "keyframe",
+            false,
+        ),
+        ("exact t=5 s, 720p H.264 (ffmpeg -threads 1)", "exact", true),
+    ];
+    for (name, mode, single_thread) in cases {
+        let ours = framepipe(&data, &clip, mode, work.path());
+        let theirs = ffmpeg(&clip, single_thread, work.path());
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            a.push(measure(&ours)?);
+            b.push(measure(&theirs)?);
+        }
+        let (at, am) = median(&a);
+        let (bt, bm) = median(&b);
+        println!(
+            "{name:<44} {at:>9.3} {:>10.1} {bt:>9.3} {:>10.1} {:>6.2}x {:>6.2}x",
+            am as f64 / 1024.0,
+            bm as f64 / 1024.0,
+            at / bt,
+            am as f64 / bm as f64
+        );
+    }
+    println!(
+        "goals: keyframe time <= 0.5x and RSS <= 0.3x ffmpeg's; exact time <= 2x ffmpeg -threads 1"
+    );
+
+    // A ~2 GB file: the 1080p clip looped with stream copy.
+    let big = work.path().join("big.mp4");
+    let small = fixtures.join("h264-high-1080p.mp4");
+    let loops = (2_000_000_000 / std::fs::metadata(&small)?.len()).max(1);
+    let status = Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y", "-stream_loop"])
+        .arg(loops.to_string())
+        .arg("-i")
+        .arg(&small)
+        .args(["-c", "copy"])
+        .arg(&big)
+        .status()?;
+    ensure!(status.success(), "ffmpeg could not make the big file");
+    let (mut s, mut l) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        s.push(measure(&framepipe(&data, &small, "keyframe", work.path()))?);
+        l.push(measure(&framepipe(&data, &big, "keyframe", work.path()))?);
+    }
+    let (st, sm) = median(&s);
+    let (lt, lm) = median(&l);
+    println!(
+        "peak RSS of the framepipe process, keyframe t=5 s: {:.0} MB file {:.1} MiB ({st:.3} s) vs {:.0} MB file {:.1} MiB ({lt:.3} s)",
+        std::fs::metadata(&small)?.len() as f64 / 1e6,
+        sm as f64 / 1024.0,
+        std::fs::metadata(&big)?.len() as f64 / 1e6,
+        lm as f64 / 1024.0
+    );
+    Ok(())
+}
+
+fn framepipe(data: &Path, video: &Path, mode: &str, out: &Path) -> Vec<String> {
+    vec![
+        env!("CARGO_BIN_EXE_framepipe").to_owned(),
+        "--data-dir".into(),
+        data.display().to_string(),
+        "run-step".into(),
+        "frames".into(),
+        "--input".into(),
+        format!("video={}", video.display()),
+        "--config".into(),
+        format!("{{\"at_seconds\": 5, \"mode\": \"{mode}\"}}"),
+        "--out".into(),
+        out.join("fp").display().to_string(),
+    ]
+}
+
+fn ffmpeg(video: &Path, single_thread: bool, out: &Path) -> Vec<String> {
+    let mut args: Vec<String> = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y"]
+        .map(String::from)
+        .to_vec();
+    if single_thread {
+        args.extend(["-threads".into(), "1".into()]);
+    }
+    args.extend([
+        "-ss".into(),
+        "5".into(),
+        "-i".into(),
+        video.display().to_string(),
+    ]);
+    if single_thread {
+        args.extend(["-threads".into(), "1".into()]);
+    }
+    args.extend([
+        "-frames:v".into(),
+        "1".into(),
+        out.join("ff.jpg").display().to_string(),
+    ]);
+    args
+}
+
+/// (seconds, max RSS KiB) of one run under /usr/bin/time.
+fn measure(cmd: &[String]) -> Result<(f64, u64)> {
+    let report: PathBuf =
+        std::env::temp_dir().join(format!("framepipe-time-{}", std::process::id()));
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%e %M", "-o"])
+        .arg(&report)
+        .args(cmd)
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "{} failed: {}",
+        cmd[0],
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&report)?;
+    let mut parts = text.split_whitespace();
+    let secs: f64 = parts.next().context("no time")?.parse()?;
+    let kib: u64 = parts.next().context("no rss")?.parse()?;
+    Ok((secs, kib))
+}
+
+fn median(runs: &[(f64, u64)]) -> (f64, u64) {
+    let mut t: Vec<f64> = runs.iter().map(|r| r.0).collect();
+    let mut m: Vec<u64> = runs.iter().map(|r| r.1).collect();
+    t.sort_by(f64::total_cmp);
+    m.sort();
+    (t[t.len() / 2], m[m.len() / 2])
+}
