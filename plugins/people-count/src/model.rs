@@ -11,8 +11,24 @@ use tract_onnx::prelude::*;
 /// pipeline, no way to pair the plugin with a model whose outputs it misreads.
 pub static NANODET_M: &[u8] = include_bytes!("../../../models/nanodet-m.onnx");
 
-/// Network input sizes the plugin accepts (multiples of the largest stride, 32).
-pub const INPUT_SIZES: [usize; 3] = [320, 416, 640];
+/// Smallest and largest network input side accepted; it must be a multiple of
+/// [`SIZE_STEP`], the largest stride, so that every head's grid is whole.
+pub const MIN_INPUT_SIZE: usize = 128;
+/// See [`MIN_INPUT_SIZE`].
+pub const MAX_INPUT_SIZE: usize = 640;
+/// See [`MIN_INPUT_SIZE`].
+pub const SIZE_STEP: usize = 32;
+
+/// Checks a network input side: a multiple of 32 from 128 to 640.
+pub fn check_input_size(size: usize) -> Result<(), String> {
+    if size.is_multiple_of(SIZE_STEP) && (MIN_INPUT_SIZE..=MAX_INPUT_SIZE).contains(&size) {
+        Ok(())
+    } else {
+        Err(format!(
+            "input_size must be a multiple of {SIZE_STEP} from {MIN_INPUT_SIZE} to {MAX_INPUT_SIZE}, not {size}"
+        ))
+    }
+}
 
 /// Strides of the three detection heads, finest first.
 const STRIDES: [usize; 3] = [8, 16, 32];
@@ -40,11 +56,11 @@ impl Detector {
 
     /// Parses and optimises an ONNX NanoDet-m for `size` x `size` inputs.
     pub fn from_onnx(bytes: &[u8], size: usize) -> TractResult<Detector> {
-        if !INPUT_SIZES.contains(&size) {
-            bail!("input size {size} is not one of {INPUT_SIZES:?}");
+        if let Err(e) = check_input_size(size) {
+            bail!(e);
         }
         // The graph is declared for 1x3x416x416; fixing the input fact lets tract
-        // re-derive every shape for 320 or 640 and fold them into constants.
+        // re-derive every shape for another size and fold them into constants.
         let plan = tract_onnx::onnx()
             .model_for_read(&mut std::io::Cursor::new(bytes))?
             .with_input_fact(0, f32::fact([1, 3, size, size]).into())?

@@ -5,12 +5,13 @@
 
 use people_count::image;
 use people_count::model::{Detector, Params};
+use people_count::run::{DEFAULT_INPUT_SIZE, DEFAULT_IOU, DEFAULT_THRESHOLD};
 use std::path::PathBuf;
 
-/// The plugin's defaults (see `src/plugin.rs`).
+/// The plugin's defaults.
 const PARAMS: Params = Params {
-    threshold: 0.4,
-    iou: 0.5,
+    threshold: DEFAULT_THRESHOLD,
+    iou: DEFAULT_IOU,
 };
 
 fn fixture(name: &str) -> image::Rgb {
@@ -39,8 +40,8 @@ fn count(detector: &Detector, name: &str) -> usize {
 }
 
 #[test]
-fn counts_people_at_416() {
-    let detector = Detector::new(416).unwrap();
+fn counts_people_at_the_default_size() {
+    let detector = Detector::new(DEFAULT_INPUT_SIZE).unwrap();
     assert_eq!(count(&detector, "astronaut.png"), 1);
     assert_eq!(count(&detector, "coffee.png"), 0);
     assert_eq!(count(&detector, "vtest-300.png"), 6);
