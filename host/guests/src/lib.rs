@@ -12,4 +12,4 @@ pub fn get(name: &str) -> Option<&'static [u8]> {
 }
 
 /// Plugins the server loads by default (test-only plugins such as `chaos` excluded).
-pub const BUILTIN: &[&str] = &["noop", "checksum", "frames", "thumbnail"];
+pub const BUILTIN: &[&str] = &["noop", "checksum", "frames", "people-count", "thumbnail"];

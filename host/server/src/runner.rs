@@ -60,14 +60,18 @@ impl JobFailure {
 pub type ProgressSender = watch::Sender<(u64, u64)>;
 
 struct Observer {
-    progress: ProgressSender,
+    /// Only the pipeline's last step reports the job's progress (its units are what a
+    /// client counts, e.g. frames analysed); earlier steps' progress would restart it.
+    progress: Option<ProgressSender>,
     job: String,
     step: String,
 }
 
 impl StepObserver for Observer {
     fn progress(&self, processed: u64, total: u64) {
-        self.progress.send_replace((processed, total));
+        if let Some(p) = &self.progress {
+            p.send_replace((processed, total));
+        }
     }
 
     fn log(&self, level: LogLevel, message: &str) {
@@ -126,7 +130,8 @@ impl Runner {
         let mut produced: HashMap<String, Produced> = HashMap::new();
         let mut all_artifacts = Vec::new();
 
-        for step in &pipeline.steps {
+        for (step_index, step) in pipeline.steps.iter().enumerate() {
+            let reports_progress = (step_index + 1 == pipeline.steps.len()).then_some(&progress);
             let mut failures: Vec<(String, String, bool)> = Vec::new();
             let mut done = None;
             for (index, run) in step.runs.iter().enumerate() {
@@ -143,7 +148,7 @@ impl Runner {
                         step.name.as_str(),
                         run,
                         &cancel,
-                        &progress,
+                        reports_progress,
                     )
                     .await;
                 let (report, outcome) = match attempt {
@@ -250,7 +255,7 @@ impl Runner {
         step: &str,
         run: &Run,
         cancel: &CancelFlag,
-        progress: &ProgressSender,
+        progress: Option<&ProgressSender>,
     ) -> Result<StepRun, FetchError> {
         let mut inputs = Vec::new();
         for (key, source) in &run.inputs {
@@ -297,7 +302,9 @@ impl Runner {
         let config = substitute(&run.config, placeholders)
             .map_err(|m| FetchError::Io(std::io::Error::other(m)))?;
         let output_dir = self.artifacts.step_dir(job.id, step)?;
-        progress.send_replace((0, 0));
+        if let Some(p) = progress {
+            p.send_replace((0, 0));
+        }
         let request = StepRequest {
             config,
             inputs,
@@ -309,7 +316,7 @@ impl Runner {
                 (self.outbound)(&run.hosts)
             },
             observer: Arc::new(Observer {
-                progress: progress.clone(),
+                progress: progress.cloned(),
                 job: job.id.to_string(),
                 step: step.to_owned(),
             }),
