@@ -15,4 +15,5 @@ bash models/extract-test-images.sh >/dev/null
 
 # Debug host build (Cranelift itself is optimized, see Cargo.toml); the plugins are always release.
 cargo test --workspace
-(cd plugins && cargo test --release --target "$(rustc -vV | sed -n 's/^host: //p')" -p frames -p people-count)
+(cd plugins && cargo test --release --target "$(rustc -vV | sed -n 's/^host: //p')" -p frames -p people-count -p thumbnail)
+(cd examples && cargo test --release --target "$(rustc -vV | sed -n "s/^host: //p")")

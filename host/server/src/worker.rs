@@ -31,6 +31,9 @@ pub struct Workers {
     pub wake: Arc<Notify>,
 }
 
+/// How long a busy lane waits for more free slots before claiming.
+const CLAIM_GATHER: Duration = Duration::from_millis(2);
+
 /// How often progress is written to the queue at most.
 const PROGRESS_EVERY: Duration = Duration::from_millis(300);
 
@@ -71,13 +74,23 @@ impl Workers {
         let stop_jobs = CancellationToken::new();
         loop {
             while running.try_join_next().is_some() {}
-            let free = slots.available_permits();
-            if free == 0 {
+            if slots.available_permits() == 0 {
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
                     _ = running.join_next() => continue,
                 }
             }
+            // Under load, let a few more slots free up (for at most 2 ms) so that one claim
+            // query serves several jobs instead of one query per finished job.
+            let half = concurrency.div_ceil(2);
+            let gather_until = tokio::time::Instant::now() + CLAIM_GATHER;
+            while slots.available_permits() < half && !running.is_empty() {
+                tokio::select! {
+                    _ = running.join_next() => {}
+                    _ = tokio::time::sleep_until(gather_until) => break,
+                }
+            }
+            let free = slots.available_permits();
             let claimed = match self
                 .store
                 .claim(&self.id, &lanes, free, self.settings.lease())
