@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio_util::io::ReaderStream;
 
-use super::jobs::job_id;
+use super::jobs::owned_job;
 use super::{ApiError, ApiResult};
 use crate::app::App;
 use crate::artifacts::media_type_of;
@@ -25,12 +25,8 @@ async fn download(
     caller: Caller,
     Path((id, step, name)): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
-    let id = job_id(&id)?;
-    let job = app
-        .store
-        .get(id, Some(&caller.owner()))
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
+    let job = owned_job(&app, &caller, &id).await?;
+    let id = job.id;
     let listed = job
         .result
         .as_ref()

@@ -16,9 +16,9 @@ use framepipe_queue::JobState;
 use futures::Stream;
 use uuid::Uuid;
 
-use super::jobs::job_id;
+use super::jobs::owned_job;
 use super::view::{job_json, progress_json};
-use super::{ApiError, ApiResult};
+use super::ApiResult;
 use crate::app::App;
 use crate::auth::Caller;
 
@@ -34,11 +34,8 @@ async fn events(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    let id = job_id(&id)?;
+    let id = owned_job(&app, &caller, &id).await?.id;
     let owner = caller.owner();
-    if app.store.get(id, Some(&owner)).await?.is_none() {
-        return Err(ApiError::not_found(format!("no job {id}")));
-    }
     let stream = futures::stream::unfold(Watch::new(app, id, owner), |mut w| async move {
         w.next().await.map(|event| (Ok(event), w))
     });

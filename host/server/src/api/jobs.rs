@@ -32,6 +32,19 @@ pub fn job_id(raw: &str) -> ApiResult<Uuid> {
     Uuid::parse_str(raw).map_err(|_| ApiError::not_found(format!("no job {raw:?}")))
 }
 
+/// The caller's job with this id (from the path), or 404 — also for another key's job.
+pub async fn owned_job(
+    app: &App,
+    caller: &Caller,
+    raw_id: &str,
+) -> ApiResult<framepipe_queue::Job> {
+    let id = job_id(raw_id)?;
+    app.store
+        .get(id, Some(&caller.owner()))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no job {id}")))
+}
+
 /// 202 with the job, its `Location` and polling URL.
 pub fn accepted(job: &framepipe_queue::Job, created: bool) -> Response {
     let body = job_json(job);
@@ -77,12 +90,7 @@ async fn read(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let id = job_id(&id)?;
-    let job = app
-        .store
-        .get(id, Some(&caller.owner()))
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
+    let job = owned_job(&app, &caller, &id).await?;
     Ok(Json(job_json(&job)))
 }
 
