@@ -71,31 +71,24 @@ async fn oversized_and_mistyped_uploads_are_refused() -> Result<()> {
         ..Setup::default()
     })
     .await?;
-    // Declared too large: refused before reading.
-    let r = server
-        .post("/api/uploads?filename=a.mp4")
-        .body(bytes(200_000))
-        .send()
-        .await?;
-    assert_eq!(r.status(), 413);
-    let body: Value = r.json().await?;
-    assert_eq!(body["error"]["code"], "FILE_TOO_LARGE");
-    // Streamed without a length: cut off at the cap.
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..20).map(|_| Ok(bytes(10_000))).collect();
-    let stream = futures_util_stream(chunks);
-    let r = server
-        .post("/api/uploads?filename=a.mp4")
-        .body(reqwest::Body::wrap_stream(stream))
-        .send()
-        .await?;
-    assert_eq!(r.status(), 413);
-    // Multipart too large.
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(bytes(150_000)).file_name("a.mkv"),
+    // The server answers 413 without reading the rest of the body and closes the
+    // connection, so these requests go over a raw socket that reads the answer even when
+    // the rest of the body can no longer be written (an HTTP client library may report
+    // only the broken pipe).
+    let addr = server.running.addr;
+    let declared = raw_upload(addr, &server.key, "a.mp4", Framing::Length, 200_000).await?;
+    assert!(declared.starts_with("HTTP/1.1 413"), "{declared}");
+    assert!(declared.contains("FILE_TOO_LARGE"), "{declared}");
+    let streamed = raw_upload(addr, &server.key, "a.mp4", Framing::Chunked, 200_000).await?;
+    assert!(
+        streamed.starts_with("HTTP/1.1 413"),
+        "streamed past the cap: {streamed}"
     );
-    let r = server.post("/api/uploads").multipart(form).send().await?;
-    assert_eq!(r.status(), 413);
+    let multipart = raw_upload(addr, &server.key, "a.mkv", Framing::Multipart, 150_000).await?;
+    assert!(
+        multipart.starts_with("HTTP/1.1 413"),
+        "multipart past the cap: {multipart}"
+    );
     // Wrong type, empty file, no name.
     let r = server
         .post("/api/uploads?filename=run.exe")
@@ -129,8 +122,79 @@ async fn oversized_and_mistyped_uploads_are_refused() -> Result<()> {
     Ok(())
 }
 
-fn futures_util_stream(
-    chunks: Vec<Result<Vec<u8>, std::io::Error>>,
-) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> {
-    futures::stream::iter(chunks)
+/// How a raw upload frames its body.
+enum Framing {
+    /// `Content-Length` declared up front.
+    Length,
+    /// `Transfer-Encoding: chunked`, no length known.
+    Chunked,
+    /// A multipart form with one `file` part, chunked.
+    Multipart,
+}
+
+/// POSTs `size` bytes to `/api/uploads` over a plain TCP socket, writing until the server
+/// stops reading, then returns the server's whole answer as text.
+async fn raw_upload(
+    addr: std::net::SocketAddr,
+    key: &str,
+    filename: &str,
+    framing: Framing,
+    size: usize,
+) -> Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(addr).await?;
+    let data = bytes(size);
+    let (path, head, body): (String, String, Vec<u8>) = match framing {
+        Framing::Length => (
+            format!("/api/uploads?filename={filename}"),
+            format!("Content-Length: {size}\r\nContent-Type: application/octet-stream\r\n"),
+            data,
+        ),
+        Framing::Chunked => (
+            format!("/api/uploads?filename={filename}"),
+            "Transfer-Encoding: chunked\r\nContent-Type: application/octet-stream\r\n".into(),
+            data,
+        ),
+        Framing::Multipart => {
+            let mut form = format!(
+                "--XBOUNDARY\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .into_bytes();
+            form.extend_from_slice(&data);
+            form.extend_from_slice(b"\r\n--XBOUNDARY--\r\n");
+            (
+                "/api/uploads".into(),
+                "Transfer-Encoding: chunked\r\nContent-Type: multipart/form-data; boundary=XBOUNDARY\r\n".into(),
+                form,
+            )
+        }
+    };
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n{head}\r\n"
+    );
+    socket.write_all(request.as_bytes()).await?;
+    let chunked = !matches!(framing, Framing::Length);
+    for piece in body.chunks(8192) {
+        let written = if chunked {
+            let mut frame = format!("{:x}\r\n", piece.len()).into_bytes();
+            frame.extend_from_slice(piece);
+            frame.extend_from_slice(b"\r\n");
+            socket.write_all(&frame).await
+        } else {
+            socket.write_all(piece).await
+        };
+        if written.is_err() {
+            break; // the server answered and stopped reading: read its answer below
+        }
+    }
+    if chunked {
+        let _ = socket.write_all(b"0\r\n\r\n").await;
+    }
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        socket.read_to_end(&mut answer),
+    )
+    .await;
+    Ok(String::from_utf8_lossy(&answer).into_owned())
 }

@@ -16,9 +16,9 @@ use framepipe_queue::JobState;
 use futures::Stream;
 use uuid::Uuid;
 
+use super::ApiResult;
 use super::jobs::owned_job;
 use super::view::{job_json, progress_json};
-use super::ApiResult;
 use crate::app::App;
 use crate::auth::Caller;
 
