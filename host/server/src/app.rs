@@ -211,12 +211,7 @@ fn settings_map(config: &Config) -> Map<String, Value> {
     let base = &config.file.youtube.thumbnail_base_url;
     let host = url::Url::parse(base)
         .ok()
-        .and_then(|u| {
-            u.host_str().map(|h| match u.port() {
-                Some(_) => h.to_owned(),
-                None => h.to_owned(),
-            })
-        })
+        .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_default();
     Map::from_iter([
         ("thumbnail_base_url".to_owned(), Value::from(base.clone())),

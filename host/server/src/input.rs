@@ -116,6 +116,15 @@ impl JobInput {
         }
     }
 
+    /// The `$input.*` values step configs may use (`youtube_id` for YouTube inputs).
+    pub fn placeholder_values(&self) -> serde_json::Map<String, Value> {
+        let mut values = serde_json::Map::new();
+        if let JobInput::Youtube(v) = self {
+            values.insert("youtube_id".into(), Value::from(v.id.clone()));
+        }
+        values
+    }
+
     /// Reads back the stored form.
     pub fn from_stored(value: &Value) -> Result<JobInput, InputError> {
         if let Some(url) = value.get("youtube_url") {

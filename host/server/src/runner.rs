@@ -117,10 +117,7 @@ impl Runner {
             .map_err(|e| fail(e.code, e.message, false, &reports))?;
         let params = resolve_params(&pipeline.params, &job.params)
             .map_err(|m| fail("INVALID_PARAMS", m, false, &reports))?;
-        let mut input_values = Map::new();
-        if let JobInput::Youtube(v) = &input {
-            input_values.insert("youtube_id".into(), Value::from(v.id.clone()));
-        }
+        let input_values = input.placeholder_values();
         let placeholders = Placeholders {
             params: &params,
             input: &input_values,

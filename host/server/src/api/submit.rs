@@ -137,10 +137,7 @@ fn check_step_configs(
     input: &JobInput,
     params: &Map<String, Value>,
 ) -> ApiResult<()> {
-    let mut input_values = Map::new();
-    if let JobInput::Youtube(v) = input {
-        input_values.insert("youtube_id".into(), Value::from(v.id.clone()));
-    }
+    let input_values = input.placeholder_values();
     let values = Placeholders {
         params,
         input: &input_values,
