@@ -11,9 +11,11 @@
 //! - [`store`]: the [`Store`] API, dispatching to a backend;
 //! - [`sqlite`]: one file in WAL mode, one writer task with group commit;
 //! - [`postgres`]: `FOR UPDATE SKIP LOCKED` claims, LISTEN/NOTIFY, advisory-lock leader;
+//! - `batch`: group commit of one kind of statement (PostgreSQL enqueues, completions);
 //! - [`model`], [`page`], [`retry`], [`keys`]: plain data and small policies;
 //! - [`error`]: the crate's error type, [`QueueError`].
 
+mod batch;
 pub mod error;
 mod fingerprint;
 pub mod keys;

@@ -1,5 +1,5 @@
 //! The one wasmtime `Engine` and what goes with it: pooling allocator, epoch ticker,
-//! fuel, the compile cache, and the cap on instances running at once.
+//! the compile cache, and the cap on instances running at once.
 
 use crate::cache::CompileCache;
 use crate::limits::StepLimits;
@@ -89,7 +89,6 @@ impl Runtime {
         let mut wasm = Config::new();
         wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
             .epoch_interruption(true)
-            .consume_fuel(true)
             .wasm_component_model(true)
             .max_wasm_stack(1 << 20)
             .async_stack_size(2 << 20)

@@ -16,11 +16,13 @@ pub enum StepFailure {
         /// The total the refused growth would have reached.
         requested_bytes: u64,
     },
-    /// The CPU budget (fuel) ran out.
-    #[error("cpu budget exceeded: all {budget} fuel used")]
+    /// The CPU budget ran out.
+    #[error("cpu budget exceeded: used {:.2} s of CPU, budget {:.2} s", used.as_secs_f64(), budget.as_secs_f64())]
     CpuBudget {
-        /// The budget in fuel units.
-        budget: u64,
+        /// The budget.
+        budget: Duration,
+        /// CPU time used when the run was stopped.
+        used: Duration,
     },
     /// The wall-clock deadline passed.
     #[error("deadline exceeded after {:.2} s", elapsed.as_secs_f64())]

@@ -1,7 +1,7 @@
 //! framepipe's sandbox runtime: runs a pipeline step as a WebAssembly component under
 //! hard per-instance limits.
 //!
-//! - [`Runtime`]: one wasmtime `Engine` (pooling allocator, epoch interruption, fuel), a
+//! - [`Runtime`]: one wasmtime `Engine` (pooling allocator, epoch interruption, CPU time metering), a
 //!   compile cache on disk, and a cap on instances running at once.
 //! - [`Plugin`]: a checked, compiled component with its [`PluginInfo`] (from `describe()`).
 //! - [`StepRequest`] / [`StepOutput`]: one run of a step: config, host-owned inputs read by
@@ -15,6 +15,7 @@
 mod bindings;
 mod blob;
 mod cache;
+mod cpu;
 mod engine;
 mod error;
 mod inspect;

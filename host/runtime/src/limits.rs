@@ -9,8 +9,9 @@ use std::time::Duration;
 pub struct StepLimits {
     /// Linear memory of the instance, summed over all its memories, in MiB.
     pub memory_mib: u32,
-    /// CPU budget in fuel units (about one per WebAssembly instruction).
-    pub fuel: u64,
+    /// CPU budget: thread CPU time the run may use (guest code and the host calls it
+    /// makes; waiting is free), in milliseconds.
+    pub cpu_ms: u64,
     /// Wall-clock deadline for the run, in milliseconds.
     pub deadline_ms: u64,
     /// Bytes of output: all artifacts plus the JSON result.
@@ -23,7 +24,7 @@ impl Default for StepLimits {
     fn default() -> Self {
         StepLimits {
             memory_mib: 64,
-            fuel: 200_000_000_000,
+            cpu_ms: 60_000,
             deadline_ms: 60_000,
             output_bytes: 64 << 20,
             log_bytes: 256 << 10,
@@ -35,6 +36,11 @@ impl StepLimits {
     /// The memory cap in bytes.
     pub fn memory_bytes(&self) -> u64 {
         u64::from(self.memory_mib) << 20
+    }
+
+    /// The CPU budget.
+    pub fn cpu_budget(&self) -> Duration {
+        Duration::from_millis(self.cpu_ms)
     }
 
     /// The wall-clock deadline.

@@ -134,7 +134,7 @@ impl Runtime {
         // describe() must be cheap: a tight budget catches a plugin that does work in it.
         let limits = StepLimits {
             memory_mib: self.inner.config.default_limits.memory_mib,
-            fuel: 1_000_000_000,
+            cpu_ms: 2_000,
             deadline_ms: 5_000,
             output_bytes: 1 << 20,
             log_bytes: 64 << 10,

@@ -3,6 +3,7 @@
 
 use crate::bindings::{self, ErrorKind, PluginPre};
 use crate::blob::Input;
+use crate::cpu::{CpuMeter, Metered};
 use crate::engine::Runtime;
 use crate::error::{PluginErrorKind, StepFailure};
 use crate::limits::StepLimits;
@@ -116,8 +117,8 @@ pub struct StepStats {
     pub instantiate_us: f64,
     /// Wall time of instantiate + call, ms.
     pub wall_ms: f64,
-    /// Fuel consumed (≈ WebAssembly instructions).
-    pub fuel_used: u64,
+    /// CPU time used (guest code and the host calls it made), ms.
+    pub cpu_ms: f64,
     /// Peak linear memory of the instance, bytes.
     pub peak_memory_bytes: u64,
     /// Bytes read from inputs.
@@ -252,16 +253,21 @@ impl Runtime {
             .expect("instance semaphore is never closed");
         let wait_ms = queued.elapsed().as_secs_f64() * 1e3;
         let limits = setup.parts.limits;
-        let mut store = Store::new(&self.inner.engine, StepState::new(setup.parts));
+        let cpu = Arc::new(CpuMeter::default());
+        let mut store = Store::new(&self.inner.engine, StepState::new(setup.parts, cpu.clone()));
         store.limiter(|s| &mut s.limiter);
-        store
-            .set_fuel(limits.fuel)
-            .expect("fuel is enabled on the engine");
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut ctx| {
             let s = ctx.data_mut();
             if s.cancel.load(Ordering::Relaxed) {
                 s.interrupted.get_or_insert(StepFailure::Cancelled);
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            let used = s.cpu.used();
+            if used >= s.limits.cpu_budget() {
+                let budget = s.limits.cpu_budget();
+                s.interrupted
+                    .get_or_insert(StepFailure::CpuBudget { budget, used });
                 return Ok(UpdateDeadline::Interrupt);
             }
             let elapsed = s.started.elapsed();
@@ -284,7 +290,7 @@ impl Runtime {
             };
             // The epoch callback stops a guest that computes; this stops one that waits
             // in a host call (a slow download, say).
-            tokio::time::timeout(limits.deadline(), run).await
+            tokio::time::timeout(limits.deadline(), Metered::new(run, cpu.clone())).await
         };
         let wall_ms = started.elapsed().as_secs_f64() * 1e3;
         let result = match outcome {
@@ -297,13 +303,12 @@ impl Runtime {
                 None => Ok(r),
             },
         };
-        let fuel_used = limits.fuel - store.get_fuel().unwrap_or(0);
         let state = store.into_data();
         let stats = StepStats {
             wait_ms,
             instantiate_us,
             wall_ms,
-            fuel_used,
+            cpu_ms: cpu.used().as_secs_f64() * 1e3,
             peak_memory_bytes: state.limiter.peak,
             bytes_read: state.bytes_read,
             output_bytes: state.output_used,
@@ -338,7 +343,6 @@ fn classify(error: &wasmtime::Error, state: &mut StepState, limits: &StepLimits)
         };
     }
     match error.downcast_ref::<Trap>() {
-        Some(Trap::OutOfFuel) => StepFailure::CpuBudget { budget: limits.fuel },
         Some(Trap::StackOverflow) => StepFailure::StackOverflow,
         Some(Trap::UnreachableCodeReached) => match panic_message(&state.stderr.contents()) {
             Some(message) => StepFailure::Panicked { message },

@@ -3,6 +3,7 @@
 use crate::bindings::framepipe::plugin::{host, types};
 use crate::bindings::{IoError, LogLevel as WitLogLevel};
 use crate::blob::Input;
+use crate::cpu::CpuMeter;
 use crate::error::StepFailure;
 use crate::limits::{MemoryLimiter, StepLimits};
 use crate::outbound::OutboundHooks;
@@ -66,6 +67,8 @@ pub(crate) struct StepState {
     pub(crate) observer: Arc<dyn StepObserver>,
     pub(crate) cancel: CancelFlag,
     pub(crate) started: Instant,
+    /// CPU time used by the run so far.
+    pub(crate) cpu: Arc<CpuMeter>,
     /// Set when the host stops the run (a limit, the deadline, cancellation): the reason
     /// wins over whatever trap the guest then reports.
     pub(crate) interrupted: Option<StepFailure>,
@@ -82,7 +85,7 @@ pub(crate) struct StateParts {
 }
 
 impl StepState {
-    pub(crate) fn new(parts: StateParts) -> Self {
+    pub(crate) fn new(parts: StateParts, cpu: Arc<CpuMeter>) -> Self {
         // The guest's stderr (where a Rust panic message goes) is captured, capped by
         // the log limit; nothing else is granted: no files, env, args, sockets.
         let stderr = MemoryOutputPipe::new(parts.limits.log_bytes.min(64 << 10) as usize);
@@ -104,6 +107,7 @@ impl StepState {
             observer: parts.observer,
             cancel: parts.cancel,
             started: Instant::now(),
+            cpu,
             interrupted: None,
             stderr,
         }

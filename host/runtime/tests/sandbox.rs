@@ -25,7 +25,7 @@ async fn plugin(rt: &Runtime, name: &str) -> Arc<Plugin> {
 fn limits() -> StepLimits {
     StepLimits {
         memory_mib: 64,
-        fuel: 50_000_000_000,
+        cpu_ms: 2_000,
         deadline_ms: 2_000,
         output_bytes: 1 << 20,
         log_bytes: 64 << 10,
@@ -78,7 +78,7 @@ async fn a_good_step_runs_and_reports_its_resource_use() {
         out.result,
         json!({"echo": {"hello": "world"}, "inputs": ["input"]})
     );
-    assert!(run.stats.fuel_used > 0);
+    assert!(run.stats.cpu_ms > 0.0 && run.stats.cpu_ms < 1_000.0);
     assert!(run.stats.peak_memory_bytes > 0 && run.stats.peak_memory_bytes <= 64 << 20);
 }
 
@@ -123,18 +123,27 @@ async fn an_infinite_loop_exhausts_its_cpu_budget() {
             &p,
             "loop",
             StepLimits {
-                fuel: 100_000_000,
+                cpu_ms: 300,
                 deadline_ms: 30_000,
                 ..limits()
             },
         )
         .await,
     );
-    assert_eq!(
-        f.to_string(),
-        "cpu budget exceeded: all 100000000 fuel used"
-    );
     assert_eq!(f.code(), "CPU_BUDGET_EXCEEDED");
+    let StepFailure::CpuBudget { budget, used } = f.clone() else {
+        panic!("expected a cpu budget failure, got {f:?}")
+    };
+    // Stopped at the first epoch tick past the budget (ticks are 10 ms).
+    assert_eq!(budget, Duration::from_millis(300));
+    assert!(
+        used >= budget && used < Duration::from_millis(400),
+        "used {used:?}"
+    );
+    assert!(
+        f.to_string().starts_with("cpu budget exceeded: used 0.3"),
+        "{f}"
+    );
     good_step_still_runs(&rt, &noop).await;
 }
 
@@ -335,6 +344,30 @@ async fn a_one_gib_input_is_read_by_range_under_a_64_mib_cap() {
         "peak {}",
         stats.peak_memory_bytes
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xor64_over_unaligned_chunks_matches_the_whole_input() {
+    let rt = runtime();
+    let p = plugin(&rt, "checksum").await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("odd.bin");
+    let bytes: Vec<u8> = (0u32..100_003)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(&path, &bytes).unwrap();
+    let mut padded = bytes.clone();
+    padded.resize(bytes.len().next_multiple_of(8), 0);
+    let want = padded.chunks_exact(8).fold(0u64, |acc, w| {
+        acc ^ u64::from_le_bytes(w.try_into().unwrap())
+    });
+    // 4099-byte reads: every chunk after the first starts off a word boundary.
+    let config = json!({"algorithm": "xor64", "chunk_bytes": 4099});
+    let mut req = StepRequest::new(config, dir.path().join("out"));
+    req.inputs
+        .push(Input::file("input", &path, "application/octet-stream").unwrap());
+    let out = rt.run(&p, req).await.outcome.unwrap();
+    assert_eq!(out.result["digest"], json!(format!("{want:016x}")));
 }
 
 fn rss_bytes() -> u64 {

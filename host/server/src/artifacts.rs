@@ -31,7 +31,8 @@ pub struct UploadMeta {
 
 /// File storage for uploads and job artifacts.
 pub trait ArtifactStore: Send + Sync {
-    /// Directory a step run writes its artifacts to (created, emptied of an older attempt).
+    /// Directory a step run writes its artifacts to, emptied of an older attempt's; the
+    /// runtime creates it when the step writes its first artifact.
     fn step_dir(&self, job: Uuid, step: &str) -> io::Result<PathBuf>;
     /// Path of one artifact of a job, if it exists.
     fn artifact(&self, job: Uuid, step: &str, name: &str) -> Option<PathBuf>;
@@ -95,9 +96,10 @@ impl ArtifactStore for LocalStore {
         if !safe_component(step) {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "bad step name"));
         }
+        // Not created here: the runtime creates it with the first artifact, so a step that
+        // writes none (most no-op and analytics steps) costs no directory operations.
         let dir = self.job_dir(job).join(step);
         remove_dir_if_exists(&dir)?;
-        std::fs::create_dir_all(&dir)?;
         Ok(dir)
     }
 
@@ -195,6 +197,8 @@ mod tests {
         let store = LocalStore::new(tmp.path()).unwrap();
         let job = Uuid::now_v7();
         let dir = store.step_dir(job, "frame").unwrap();
+        assert!(!dir.exists(), "created lazily, by the first artifact");
+        std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("a.jpg"), b"x").unwrap();
         assert!(store.artifact(job, "frame", "a.jpg").is_some());
         assert!(store.artifact(job, "frame", "../frame/a.jpg").is_none());

@@ -328,7 +328,7 @@ impl Runner {
         match &result.outcome {
             Ok(_) => tracing::info!(
                 wall_ms = result.stats.wall_ms,
-                fuel = result.stats.fuel_used,
+                cpu_ms = result.stats.cpu_ms,
                 peak_mib = result.stats.peak_memory_bytes >> 20,
                 "step succeeded"
             ),
@@ -420,7 +420,7 @@ fn step_report(
         report["wall_ms"] = json!(round2(s.wall_ms));
         report["wait_ms"] = json!(round2(s.wait_ms));
         report["instantiate_us"] = json!(round2(s.instantiate_us));
-        report["fuel_used"] = json!(s.fuel_used);
+        report["cpu_ms"] = json!(round2(s.cpu_ms));
         report["peak_memory_mib"] = json!(round2(s.peak_memory_bytes as f64 / 1048576.0));
         report["memory_cap_mib"] = json!(run.limits.memory_mib);
         report["bytes_read"] = json!(s.bytes_read);

@@ -11,7 +11,9 @@ struct Checksum;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Config {
-    /// `sha256` (default) or `bytesum` (a wrapping sum of the bytes: cheap, for benchmarks).
+    /// `sha256` (default), `bytesum` (a wrapping sum of the bytes) or `xor64` (the XOR of
+    /// the input as 64-bit little-endian words, zero-padded: touches every byte at almost
+    /// no cost, so it measures the read path itself). The last two are for benchmarks.
     #[serde(default = "default_algorithm")]
     algorithm: String,
     /// Bytes per host read, 4 KiB to 4 MiB.
@@ -37,7 +39,7 @@ impl Plugin for Checksum {
         )
         .config_schema(
             r#"{"type":"object","additionalProperties":false,"properties":{
-                    "algorithm":{"enum":["sha256","bytesum"]},
+                    "algorithm":{"enum":["sha256","bytesum","xor64"]},
                     "chunk_bytes":{"type":"integer","minimum":4096,"maximum":4194304}}}"#,
         )
         .input(Port::new("input", &["*/*"], "The bytes to check."))
@@ -54,6 +56,7 @@ impl Plugin for Checksum {
         let size = blob.size();
         let mut sha = Sha256::new();
         let mut sum = 0u64;
+        let mut xor = 0u64;
         let mut offset = 0u64;
         let mut reads = 0u64;
         while offset < size {
@@ -65,6 +68,7 @@ impl Plugin for Checksum {
                         .iter()
                         .fold(sum, |acc, &b| acc.wrapping_add(u64::from(b)))
                 }
+                "xor64" => xor ^= xor64(&chunk).rotate_left(8 * (offset % 8) as u32),
                 other => {
                     return Err(StepError::invalid_input(format!(
                         "unknown algorithm `{other}`"
@@ -80,12 +84,25 @@ impl Plugin for Checksum {
         }
         let digest = match config.algorithm.as_str() {
             "sha256" => hex(&sha.finalize()),
+            "xor64" => format!("{xor:016x}"),
             _ => sum.to_string(),
         };
         Ok(
             json!({ "algorithm": config.algorithm, "bytes": size, "reads": reads, "digest": digest }),
         )
     }
+}
+
+/// XOR of `chunk` as little-endian 64-bit words, the last one zero-padded. For a chunk at
+/// an offset that is not a multiple of 8, rotating the value left by 8 x (offset mod 8)
+/// bits puts every byte where folding the whole input would have put it.
+fn xor64(chunk: &[u8]) -> u64 {
+    let words = chunk.chunks_exact(8);
+    let mut tail = [0u8; 8];
+    tail[..words.remainder().len()].copy_from_slice(words.remainder());
+    words.fold(u64::from_le_bytes(tail), |acc, w| {
+        acc ^ u64::from_le_bytes(w.try_into().expect("8 bytes"))
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {

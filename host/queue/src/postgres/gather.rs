@@ -1,10 +1,5 @@
-//! Group commit for PostgreSQL enqueues.
-//!
-//! One INSERT per request means one WAL flush per request; on ordinary disks that caps a
-//! process at a few hundred jobs per second. A task gathers concurrent enqueues of this
-//! process and inserts each gathered set with one multi-row statement (one round trip, one
-//! commit). At most [`IN_FLIGHT`] statements run at once, so batches form while earlier
-//! ones commit, and an idle queue inserts a lone job at once, with no added delay.
+//! Group commit for PostgreSQL enqueues: concurrent enqueues of this process are inserted
+//! with one multi-row statement (one round trip, one commit; see [`crate::batch`]).
 //!
 //! Rows whose idempotency key already exists are skipped by `ON CONFLICT DO NOTHING` and
 //! then resolved one by one through the ordinary path ([`super::ops::enqueue`]), which
@@ -12,13 +7,12 @@
 //! database (the unique index), so processes on other hosts need no coordination.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use sqlx::PgPool;
-use tokio::sync::{Semaphore, mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{ops, rows};
+use crate::batch::Batcher;
 use crate::error::{QueueError, Result};
 use crate::model::{Enqueued, Job};
 use crate::prepared::PreparedJob;
@@ -28,81 +22,47 @@ const MAX_BATCH: usize = 1000;
 /// Insert statements running at once (each holds one pooled connection).
 const IN_FLIGHT: usize = 4;
 
-struct Pending {
-    job: PreparedJob,
-    reply: oneshot::Sender<Result<Enqueued>>,
-}
-
 /// Handle to the gathering task; cheap to clone. The task stops when all handles drop.
 #[derive(Clone)]
 pub(super) struct Gatherer {
-    tx: mpsc::Sender<Pending>,
+    batcher: Batcher<PreparedJob, Enqueued>,
 }
 
 impl Gatherer {
     /// Starts the task on `pool`.
     pub(super) fn spawn(pool: PgPool) -> Gatherer {
-        let (tx, rx) = mpsc::channel(8192);
-        tokio::spawn(run(pool, rx));
-        Gatherer { tx }
+        let batcher = Batcher::spawn(MAX_BATCH, IN_FLIGHT, move |jobs| {
+            let pool = pool.clone();
+            async move { insert_batch(&pool, jobs).await }
+        });
+        Gatherer { batcher }
     }
 
     /// Enqueues through the next batch.
     pub(super) async fn enqueue(&self, job: PreparedJob) -> Result<Enqueued> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Pending { job, reply })
-            .await
-            .map_err(|_| QueueError::Closed)?;
-        answer.await.map_err(|_| QueueError::Closed)?
+        self.batcher.call(job).await
     }
 }
 
-async fn run(pool: PgPool, mut rx: mpsc::Receiver<Pending>) {
-    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-    while let Some(first) = rx.recv().await {
-        // Wait for a free slot before draining, so the batch grows meanwhile.
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(pending) => batch.push(pending),
-                Err(_) => break,
-            }
-        }
-        let pool = pool.clone();
-        tokio::spawn(async move {
-            insert_batch(&pool, batch).await;
-            drop(permit);
-        });
-    }
-}
-
-async fn insert_batch(pool: &PgPool, batch: Vec<Pending>) {
+async fn insert_batch(pool: &PgPool, batch: Vec<PreparedJob>) -> Vec<Result<Enqueued>> {
     let inserted = match insert_rows(pool, &batch).await {
         Ok(inserted) => inserted,
-        Err(error) => {
-            for pending in batch {
-                let _ = pending.reply.send(Err(error.clone()));
-            }
-            return;
-        }
+        Err(error) => return batch.iter().map(|_| Err(error.clone())).collect(),
     };
     let mut inserted: HashMap<Uuid, Job> = inserted.into_iter().map(|j| (j.id, j)).collect();
-    for Pending { job, reply } in batch {
-        let answer = match inserted.remove(&job.id) {
+    let mut answers = Vec::with_capacity(batch.len());
+    for job in batch {
+        answers.push(match inserted.remove(&job.id) {
             Some(job) => Ok(Enqueued { job, created: true }),
             // Skipped for an existing idempotency key: resolve it the slow way.
             None => ops::enqueue(pool, job).await,
-        };
-        let _ = reply.send(answer);
+        });
     }
+    answers
 }
 
-async fn insert_rows(pool: &PgPool, batch: &[Pending]) -> Result<Vec<Job>> {
-    let jobs = || batch.iter().map(|p| &p.job);
+async fn insert_rows(pool: &PgPool, batch: &[PreparedJob]) -> Result<Vec<Job>> {
+    let jobs = || batch.iter();
     let ids: Vec<Uuid> = jobs().map(|p| p.id).collect();
     let owners: Vec<&str> = jobs().map(|p| p.job.owner.as_str()).collect();
     let pipelines: Vec<&str> = jobs().map(|p| p.job.pipeline.as_str()).collect();

@@ -25,6 +25,7 @@ use uuid::Uuid;
 
 use self::gather::Gatherer;
 use self::lead::Leadership;
+use crate::batch::Batcher;
 use crate::error::{QueueError, Result};
 use crate::keys::{KeyInfo, hash_secret, new_secret};
 use crate::model::{Claimed, Enqueued, FailOutcome, Heartbeat, Job, JobError, JobState, Lease};
@@ -34,6 +35,10 @@ use crate::retry::RetryPolicy;
 
 /// Pool size per process; the server's HTTP handlers and workers share it.
 const POOL_SIZE: u32 = 16;
+/// Most completions per statement.
+const MAX_COMPLETE_BATCH: usize = 256;
+/// Completion statements running at once.
+const COMPLETE_IN_FLIGHT: usize = 2;
 /// Rows deleted per statement while pruning, to keep transactions short.
 const PRUNE_CHUNK: i64 = 1000;
 
@@ -54,6 +59,7 @@ impl Drop for Shared {
 pub struct PgStore {
     pool: PgPool,
     gatherer: Gatherer,
+    completer: Batcher<(Lease, Value), ()>,
     wake: Arc<Notify>,
     shared: Arc<Shared>,
 }
@@ -78,8 +84,21 @@ impl PgStore {
             .map_err(|e| QueueError::Migrate(Arc::new(e)))?;
         let wake = Arc::new(Notify::new());
         let listener = listen::spawn(pool.clone(), wake.clone());
+        let completer = Batcher::spawn(MAX_COMPLETE_BATCH, COMPLETE_IN_FLIGHT, {
+            let pool = pool.clone();
+            move |done| {
+                let pool = pool.clone();
+                async move {
+                    let n = done.len();
+                    ops::complete_many(&pool, done)
+                        .await
+                        .unwrap_or_else(|error| vec![Err(error); n])
+                }
+            }
+        });
         Ok(PgStore {
             gatherer: Gatherer::spawn(pool.clone()),
+            completer,
             pool,
             wake,
             shared: Arc::new(Shared {
@@ -120,8 +139,10 @@ impl PgStore {
     }
 
     /// See [`crate::Store::complete`].
+    ///
+    /// Concurrent completions of this process share one statement and one commit.
     pub async fn complete(&self, lease: &Lease, result: Value) -> Result<()> {
-        ops::finish(&self.pool, lease, "succeeded", Some(&result)).await
+        self.completer.call((lease.clone(), result)).await
     }
 
     /// See [`crate::Store::complete_many`].

@@ -25,6 +25,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use self::writer::Writer;
+use crate::batch::Batcher;
 use crate::error::{QueueError, Result};
 use crate::keys::{KeyInfo, hash_secret, new_secret};
 use crate::model::{Claimed, Enqueued, FailOutcome, Heartbeat, Job, JobError, JobState, Lease};
@@ -34,6 +35,11 @@ use crate::retry::RetryPolicy;
 
 /// Read connections; WAL readers never block the writer or each other.
 const READERS: u32 = 4;
+/// Most rows per shared INSERT or completion statement.
+const MAX_BATCH: usize = 512;
+/// Shared statements of one kind queued in the writer at once: the next forms while one
+/// commits.
+const BATCHES_IN_FLIGHT: usize = 2;
 /// Rows deleted per write batch while pruning, so enqueues interleave with a big prune.
 const PRUNE_CHUNK: i64 = 1000;
 
@@ -41,8 +47,46 @@ const PRUNE_CHUNK: i64 = 1000;
 #[derive(Clone)]
 pub struct SqliteStore {
     writer: Writer,
+    batches: Batches,
     readers: SqlitePool,
     wake: Arc<Notify>,
+}
+
+/// Statements that concurrent callers share (see [`crate::batch`]); each batch is one
+/// operation of the writer's group commit.
+#[derive(Clone)]
+struct Batches {
+    inserts: Batcher<PreparedJob, Enqueued>,
+    completions: Batcher<(Lease, Value), ()>,
+}
+
+impl Batches {
+    fn spawn(writer: &Writer) -> Batches {
+        let w = writer.clone();
+        let inserts = Batcher::spawn(MAX_BATCH, BATCHES_IN_FLIGHT, move |jobs| {
+            let w = w.clone();
+            async move {
+                let n = jobs.len();
+                w.call(true, move |c| Box::pin(ops::insert_many(c, jobs)))
+                    .await
+                    .unwrap_or_else(|error| vec![Err(error); n])
+            }
+        });
+        let w = writer.clone();
+        let completions = Batcher::spawn(MAX_BATCH, BATCHES_IN_FLIGHT, move |done| {
+            let w = w.clone();
+            async move {
+                let n = done.len();
+                w.call(false, move |c| Box::pin(ops::complete_many(c, done)))
+                    .await
+                    .unwrap_or_else(|error| vec![Err(error); n])
+            }
+        });
+        Batches {
+            inserts,
+            completions,
+        }
+    }
 }
 
 impl SqliteStore {
@@ -85,15 +129,22 @@ impl SqliteStore {
             .await
             .map_err(QueueError::db("opening SQLite read connections"))?;
         let wake = Arc::new(Notify::new());
+        let writer = Writer::spawn(conn, wake.clone());
         Ok(SqliteStore {
-            writer: Writer::spawn(conn, wake.clone()),
+            batches: Batches::spawn(&writer),
+            writer,
             readers,
             wake,
         })
     }
 
     /// See [`crate::Store::enqueue`].
+    ///
+    /// Concurrent enqueues without an idempotency key share one INSERT statement.
     pub(crate) async fn enqueue(&self, job: PreparedJob) -> Result<Enqueued> {
+        if job.job.idempotency_key.is_none() {
+            return self.batches.inserts.call(job).await;
+        }
         self.writer
             .call(true, move |c| Box::pin(ops::enqueue(c, job)))
             .await
@@ -139,13 +190,10 @@ impl SqliteStore {
     }
 
     /// See [`crate::Store::complete`].
+    ///
+    /// Concurrent completions share one UPDATE statement.
     pub async fn complete(&self, lease: &Lease, result: Value) -> Result<()> {
-        let lease = lease.clone();
-        self.writer
-            .call(false, move |c| {
-                Box::pin(async move { ops::finish(c, &lease, "succeeded", Some(&result)).await })
-            })
-            .await
+        self.batches.completions.call((lease.clone(), result)).await
     }
 
     /// See [`crate::Store::complete_many`].

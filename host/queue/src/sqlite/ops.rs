@@ -90,6 +90,57 @@ pub(super) async fn enqueue(conn: &mut SqliteConnection, new: PreparedJob) -> Re
     })
 }
 
+/// Inserts jobs that carry no idempotency key with one statement (each statement is a
+/// round trip to sqlx's SQLite worker thread, which costs more than the row).
+pub(super) async fn insert_many(
+    conn: &mut SqliteConnection,
+    jobs: Vec<PreparedJob>,
+) -> Result<Vec<Result<Enqueued>>> {
+    // Input and params travel as JSON strings inside the batch, so they are stored exactly
+    // as serialized here rather than as SQLite re-renders them.
+    let batch: Vec<Value> = jobs
+        .iter()
+        .map(|p| {
+            debug_assert!(p.job.idempotency_key.is_none());
+            serde_json::json!({
+                "id": hex::encode(p.id.as_bytes()),
+                "o": p.job.owner,
+                "p": p.job.pipeline,
+                "l": p.job.lane,
+                "pr": p.job.priority,
+                "m": p.job.max_attempts,
+                "i": to_json(&p.job.input),
+                "pa": to_json(&p.job.params),
+                "h": p.request_hash,
+            })
+        })
+        .collect();
+    let now = now_micros();
+    sqlx::query(
+        "INSERT INTO jobs (id, owner, pipeline, lane, priority, state, attempt, max_attempts,
+             input, params, request_hash, created_at, updated_at, run_at)
+         SELECT unhex(value ->> '$.id'), value ->> '$.o', value ->> '$.p', value ->> '$.l',
+             value ->> '$.pr', 'queued', 0, value ->> '$.m', value ->> '$.i',
+             value ->> '$.pa', value ->> '$.h', ?1, ?1, ?1
+         FROM json_each(?2)",
+    )
+    .bind(now)
+    .bind(to_json(&batch))
+    .execute(&mut *conn)
+    .await
+    .map_err(QueueError::db("inserting jobs"))?;
+    Ok(jobs
+        .into_iter()
+        .map(|new| {
+            let at = rows::time(&new.id.to_string(), "created_at", now)?;
+            Ok(Enqueued {
+                job: new.into_job(at),
+                created: true,
+            })
+        })
+        .collect())
+}
+
 /// Leases up to `limit` claimable jobs in `lanes` (all lanes when empty).
 pub(super) async fn claim(
     conn: &mut SqliteConnection,

@@ -108,7 +108,7 @@ pub struct FallbackFile {
 #[serde(deny_unknown_fields)]
 pub struct LimitsFile {
     pub memory_mib: Option<u32>,
-    pub fuel: Option<u64>,
+    pub cpu_ms: Option<u64>,
     pub deadline_ms: Option<u64>,
     pub output_bytes: Option<u64>,
     pub log_bytes: Option<u64>,

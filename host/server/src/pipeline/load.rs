@@ -443,7 +443,7 @@ fn apply_limits(base: StepLimits, over: Option<LimitsFile>) -> StepLimits {
     let Some(o) = over else { return base };
     StepLimits {
         memory_mib: o.memory_mib.unwrap_or(base.memory_mib),
-        fuel: o.fuel.unwrap_or(base.fuel),
+        cpu_ms: o.cpu_ms.unwrap_or(base.cpu_ms),
         deadline_ms: o.deadline_ms.unwrap_or(base.deadline_ms),
         output_bytes: o.output_bytes.unwrap_or(base.output_bytes),
         log_bytes: o.log_bytes.unwrap_or(base.log_bytes),
