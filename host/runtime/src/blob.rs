@@ -1,8 +1,8 @@
 //! Host-owned inputs that a plugin reads by range.
 
+use rustix::buffer::spare_capacity;
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -36,20 +36,18 @@ impl BlobSource for FileBlob {
 
     fn read_at(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
         let len = len.min(self.size.saturating_sub(offset) as usize);
-        let mut buf = vec![0u8; len];
-        let mut filled = 0;
-        while filled < len {
-            match self
-                .file
-                .read_at(&mut buf[filled..], offset + filled as u64)
-            {
+        let mut buf = Vec::with_capacity(len);
+        while buf.len() < len {
+            let at = offset + buf.len() as u64;
+            // Into the spare capacity: no zeroing pass over memory the kernel fills anyway.
+            match rustix::io::pread(&self.file, spare_capacity(&mut buf), at) {
                 Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
             }
         }
-        buf.truncate(filled);
+        buf.truncate(len);
         Ok(buf)
     }
 }

@@ -111,7 +111,7 @@ pub fn get_with_headers(
     let fields = Fields::new();
     for (name, value) in headers {
         fields
-            .append(&(*name).to_owned(), &value.as_bytes().to_vec())
+            .append(name, value.as_bytes())
             .map_err(|e| error(format!("bad header {name}: {e:?}")))?;
     }
     let request = OutgoingRequest::new(fields);

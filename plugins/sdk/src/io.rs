@@ -31,7 +31,7 @@ impl Blob {
 
     /// Reads up to `len` bytes at `offset` (fewer only at the end of the blob).
     pub fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>, StepError> {
-        let mut out = Vec::with_capacity(len.min(MAX_READ as usize));
+        let mut out = Vec::new();
         let mut at = offset;
         while out.len() < len {
             let want = (len - out.len()).min(MAX_READ as usize) as u32;
@@ -40,7 +40,12 @@ impl Blob {
                 break;
             }
             at += chunk.len() as u64;
-            out.extend_from_slice(&chunk);
+            if out.is_empty() {
+                // The usual case, one host call: hand out its buffer without a copy.
+                out = chunk;
+            } else {
+                out.extend_from_slice(&chunk);
+            }
         }
         Ok(out)
     }
