@@ -76,13 +76,27 @@ async fn round(backend: &str, workers: usize, cache: &Path) -> anyhow::Result<f6
     tokio::time::sleep(Duration::from_secs(3)).await;
     let started = Instant::now();
     let mut batch = Vec::new();
+    let mut last = None;
     for _ in 0..JOBS {
         batch.push(store.enqueue(NewJob::new("bench", "noop", serde_json::json!({}))));
         if batch.len() == 256 {
-            futures_join(std::mem::take(&mut batch)).await?;
+            last = futures_join(std::mem::take(&mut batch)).await?.or(last);
         }
     }
-    futures_join(batch).await?;
+    let last = futures_join(batch).await?.or(last).expect("jobs were enqueued");
+    // Jobs are claimed oldest first: wait for the last one with cheap point reads, then
+    // count the few stragglers (a full count every few ms would load the database).
+    loop {
+        let job = store.get(last, None).await?;
+        if job.is_some_and(|j| j.state.is_terminal()) {
+            break;
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(600),
+            "{backend} x{workers}: stuck before the last job"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     loop {
         let counts = store.counts().await?;
         let done = counts.get(&JobState::Succeeded).copied().unwrap_or(0) as usize;
@@ -105,14 +119,16 @@ async fn round(backend: &str, workers: usize, cache: &Path) -> anyhow::Result<f6
     Ok(rate)
 }
 
-async fn futures_join<F, T>(futures: Vec<F>) -> anyhow::Result<()>
+/// Awaits the enqueues; returns the id of the last job.
+async fn futures_join<F>(futures: Vec<F>) -> anyhow::Result<Option<uuid::Uuid>>
 where
-    F: std::future::Future<Output = Result<T, framepipe_queue::QueueError>>,
+    F: std::future::Future<Output = Result<framepipe_queue::Enqueued, framepipe_queue::QueueError>>,
 {
+    let mut last = None;
     for r in futures::future::join_all(futures).await {
-        r?;
+        last = Some(r?.job.id);
     }
-    Ok(())
+    Ok(last)
 }
 
 fn spawn_worker(data: &Path, url: &str, settings: &Path) -> std::io::Result<Child> {
