@@ -31,23 +31,30 @@ impl CompileCache {
         self.dir.join(format!("{digest}-{}.cwasm", self.engine_key))
     }
 
-    /// Loads a cached compilation, or compiles and stores one. Returns whether it was a hit.
-    pub(crate) fn load_or_compile(
+    /// The cached compilation of the component with this digest, if there is a usable one.
+    pub(crate) fn cached(&self, engine: &Engine, digest: &str) -> Option<Component> {
+        let path = self.path(digest);
+        if !path.exists() {
+            return None;
+        }
+        match deserialize_file(engine, &path) {
+            Ok(component) => Some(component),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "discarding unusable cache entry");
+                let _ = std::fs::remove_file(&path);
+                None
+            }
+        }
+    }
+
+    /// Compiles the component and stores the compilation under its digest.
+    pub(crate) fn compile(
         &self,
         engine: &Engine,
         digest: &str,
         bytes: &[u8],
-    ) -> Result<(Component, bool), LoadError> {
+    ) -> Result<Component, LoadError> {
         let path = self.path(digest);
-        if path.exists() {
-            match deserialize_file(engine, &path) {
-                Ok(component) => return Ok((component, true)),
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "discarding unusable cache entry");
-                    let _ = std::fs::remove_file(&path);
-                }
-            }
-        }
         let compiled = engine
             .precompile_component(bytes)
             .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
@@ -59,9 +66,7 @@ impl CompileCache {
         std::fs::write(&tmp, &compiled)
             .and_then(|()| std::fs::rename(&tmp, &path))
             .map_err(|e| LoadError::Cache(format!("writing {}: {e}", path.display())))?;
-        let component =
-            deserialize_file(engine, &path).map_err(|e| LoadError::Cache(e.to_string()))?;
-        Ok((component, false))
+        deserialize_file(engine, &path).map_err(|e| LoadError::Cache(e.to_string()))
     }
 }
 

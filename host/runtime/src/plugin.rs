@@ -82,19 +82,33 @@ impl Runtime {
         check_binary(bytes)?;
         let digest = digest(bytes);
         let started = Instant::now();
-        let (component, cache_hit) = {
-            let inner = self.inner.clone();
-            let bytes = bytes.to_vec();
-            let key = digest.trim_start_matches("sha256:").to_owned();
-            // Compiling a large component takes seconds of CPU: keep it off the async workers.
-            tokio::task::spawn_blocking(move || match &inner.cache {
-                Some(cache) => cache.load_or_compile(&inner.engine, &key, &bytes),
-                None => Component::new(&inner.engine, &bytes)
-                    .map(|c| (c, false))
-                    .map_err(|e| LoadError::Compile(format!("{e:#}"))),
+        let key = digest.trim_start_matches("sha256:").to_owned();
+        // Loading a compilation and compiling both block: keep them off the async workers.
+        let inner = self.inner.clone();
+        let cached = {
+            let key = key.clone();
+            tokio::task::spawn_blocking(move || {
+                let cache = inner.cache.as_ref()?;
+                cache.cached(&inner.engine, &key)
             })
             .await
-            .map_err(|e| LoadError::Compile(format!("compile task failed: {e}")))??
+            .map_err(|e| LoadError::Compile(format!("cache lookup failed: {e}")))?
+        };
+        let (component, cache_hit) = match cached {
+            Some(component) => (component, true),
+            None => {
+                // Only a miss needs the bytes (copied: the task must own them).
+                let inner = self.inner.clone();
+                let bytes = bytes.to_vec();
+                let component = tokio::task::spawn_blocking(move || match &inner.cache {
+                    Some(cache) => cache.compile(&inner.engine, &key, &bytes),
+                    None => Component::new(&inner.engine, &bytes)
+                        .map_err(|e| LoadError::Compile(format!("{e:#}"))),
+                })
+                .await
+                .map_err(|e| LoadError::Compile(format!("compile task failed: {e}")))??;
+                (component, false)
+            }
         };
         let compile_ms = started.elapsed().as_secs_f64() * 1e3;
         let wit_version = check_world(&component, &self.inner.engine)?;

@@ -83,7 +83,10 @@ async fn round(backend: &str, workers: usize, cache: &Path) -> anyhow::Result<f6
             last = futures_join(std::mem::take(&mut batch)).await?.or(last);
         }
     }
-    let last = futures_join(batch).await?.or(last).expect("jobs were enqueued");
+    let last = futures_join(batch)
+        .await?
+        .or(last)
+        .expect("jobs were enqueued");
     // Jobs are claimed oldest first: wait for the last one with cheap point reads, then
     // count the few stragglers (a full count every few ms would load the database).
     loop {

@@ -245,11 +245,13 @@ async fn run_step(
     memory_mib: u32,
 ) -> anyhow::Result<std::process::ExitCode> {
     use framepipe_runtime::{Input, StepLimits, StepRequest};
-    let bytes = match framepipe_guests::get(plugin) {
-        Some(b) => b.to_vec(),
-        None => std::fs::read(plugin).with_context(|| {
-            format!("{plugin:?} is neither a built-in plugin nor a readable file")
-        })?,
+    let bytes: std::borrow::Cow<[u8]> = match framepipe_guests::get(plugin) {
+        Some(b) => b.into(),
+        None => std::fs::read(plugin)
+            .with_context(|| {
+                format!("{plugin:?} is neither a built-in plugin nor a readable file")
+            })?
+            .into(),
     };
     let config: serde_json::Value = serde_json::from_str(config).context("--config is not JSON")?;
     let runtime = Runtime::new(RuntimeConfig {
