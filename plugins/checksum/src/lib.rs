@@ -79,7 +79,7 @@ impl Plugin for Checksum {
             }
             offset += chunk.len() as u64;
             reads += 1;
-            if reads % 64 == 0 {
+            if reads.is_multiple_of(64) {
                 ctx.progress(offset, size);
                 ctx.check_cancelled()?;
             }
