@@ -1,9 +1,9 @@
 //! CPU time of one run: the thread CPU time spent polling the run's future, which is where
 //! the guest's code and the host calls it makes execute.
 //!
-//! Fuel metering would count instructions deterministically, but its per-block bookkeeping
-//! slows compute-bound guests by a quarter or more. A run executes on a wasmtime fiber that
-//! only ever advances inside `poll`, so measuring the polling thread's CPU clock around each
+//! Fuel metering counts instructions, a budget no operator can reason about (and one that
+//! says nothing of the time host calls take). A run executes on a wasmtime fiber that only
+//! ever advances inside `poll`, so measuring the polling thread's CPU clock around each
 //! poll charges the run exactly what it used, and a wait (an HTTP response, a free slot,
 //! a descheduled thread) costs it nothing. The epoch callback reads the meter every tick
 //! and stops a run over its budget, so the budget is enforced to within one tick.
