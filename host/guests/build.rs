@@ -33,6 +33,9 @@ fn main() {
     let mut listing = String::from(
         "/// Every component this crate embeds, by name.\npub static ALL: &[(&str, &[u8])] = &[\n",
     );
+    let mut digests = String::from(
+        "/// The `sha256:` digest of every embedded component, by name.\npub static DIGESTS: &[(&str, &str)] = &[\n",
+    );
     for (workspace, components) in WORKSPACES {
         let dir = root.join(workspace);
         println!("cargo:rerun-if-changed={}", dir.display());
@@ -42,8 +45,11 @@ fn main() {
                 .join("wasm32-wasip2/release")
                 .join(format!("{}.wasm", name.replace('-', "_")));
             let copy = out_dir.join(format!("{name}.wasm"));
-            std::fs::copy(&built, &copy)
+            let bytes = std::fs::read(&built)
                 .unwrap_or_else(|e| panic!("{} was not built: {e}", built.display()));
+            std::fs::write(&copy, &bytes).unwrap();
+            let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+            digests.push_str(&format!("    ({name:?}, \"sha256:{digest}\"),\n"));
             listing.push_str(&format!(
                 "    ({name:?}, include_bytes!({:?})),\n",
                 copy.display().to_string()
@@ -51,6 +57,8 @@ fn main() {
         }
     }
     listing.push_str("];\n");
+    digests.push_str("];\n");
+    listing.push_str(&digests);
     std::fs::write(out_dir.join("components.rs"), listing).unwrap();
 }
 

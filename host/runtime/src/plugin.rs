@@ -79,8 +79,23 @@ pub fn digest(bytes: &[u8]) -> String {
 impl Runtime {
     /// Checks, compiles (or loads from the cache), links and describes a component.
     pub async fn load(&self, bytes: &[u8]) -> Result<Arc<Plugin>, LoadError> {
+        self.load_with_digest(bytes, digest(bytes)).await
+    }
+
+    /// [`Runtime::load`] for bytes whose [`digest`] the caller already has (an embedded
+    /// plugin's, computed at build time): on a compile-cache hit the bytes are then read no
+    /// further than their header, which keeps a large plugin's bytes out of memory.
+    pub async fn load_with_digest(
+        &self,
+        bytes: &[u8],
+        digest: String,
+    ) -> Result<Arc<Plugin>, LoadError> {
         check_binary(bytes)?;
-        let digest = digest(bytes);
+        debug_assert_eq!(
+            digest,
+            self::digest(bytes),
+            "digest does not match the bytes"
+        );
         let started = Instant::now();
         let key = digest.trim_start_matches("sha256:").to_owned();
         // Loading a compilation and compiling both block: keep them off the async workers.

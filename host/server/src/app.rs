@@ -79,11 +79,13 @@ impl App {
         );
         let registry = Arc::new(Registry::new(runtime.clone(), data.join("plugins")));
         for name in framepipe_guests::BUILTIN {
-            let Some(bytes) = framepipe_guests::get(name) else {
+            let (Some(bytes), Some(digest)) =
+                (framepipe_guests::get(name), framepipe_guests::digest(name))
+            else {
                 continue;
             };
             registry
-                .add(bytes)
+                .add_with_digest(bytes, digest.to_owned())
                 .await
                 .with_context(|| format!("built-in plugin {name} failed to load"))?;
         }

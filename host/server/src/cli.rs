@@ -245,13 +245,20 @@ async fn run_step(
     memory_mib: u32,
 ) -> anyhow::Result<std::process::ExitCode> {
     use framepipe_runtime::{Input, StepLimits, StepRequest};
-    let bytes: std::borrow::Cow<[u8]> = match framepipe_guests::get(plugin) {
-        Some(b) => b.into(),
-        None => std::fs::read(plugin)
-            .with_context(|| {
+    // A built-in plugin's digest is known from the build: with a warm compile cache its
+    // embedded bytes are never read.
+    let (bytes, digest): (std::borrow::Cow<[u8]>, String) = match (
+        framepipe_guests::get(plugin),
+        framepipe_guests::digest(plugin),
+    ) {
+        (Some(b), Some(d)) => (b.into(), d.to_owned()),
+        _ => {
+            let b = std::fs::read(plugin).with_context(|| {
                 format!("{plugin:?} is neither a built-in plugin nor a readable file")
-            })?
-            .into(),
+            })?;
+            let d = framepipe_runtime::digest(&b);
+            (b.into(), d)
+        }
     };
     let config: serde_json::Value = serde_json::from_str(config).context("--config is not JSON")?;
     let runtime = Runtime::new(RuntimeConfig {
@@ -261,7 +268,7 @@ async fn run_step(
     })
     .map_err(|e| anyhow::anyhow!(e))?;
     let plugin = runtime
-        .load(&bytes)
+        .load_with_digest(&bytes, digest)
         .await
         .map_err(|e| anyhow::anyhow!("{}: {e}", e.code()))?;
     let mut request = StepRequest::new(config, out);

@@ -52,11 +52,21 @@ impl Registry {
     /// Loads (checks, compiles or takes from the cache) and registers a component.
     /// The same digest loaded twice is registered once.
     pub async fn add(&self, bytes: &[u8]) -> Result<Arc<Plugin>, LoadError> {
-        let digest = framepipe_runtime::digest(bytes);
+        self.add_with_digest(bytes, framepipe_runtime::digest(bytes))
+            .await
+    }
+
+    /// [`Registry::add`] for bytes whose digest is known (see
+    /// [`framepipe_runtime::Runtime::load_with_digest`]).
+    pub async fn add_with_digest(
+        &self,
+        bytes: &[u8],
+        digest: String,
+    ) -> Result<Arc<Plugin>, LoadError> {
         if let Some(existing) = self.by_digest(&digest) {
             return Ok(existing);
         }
-        let plugin = self.runtime.load(bytes).await?;
+        let plugin = self.runtime.load_with_digest(bytes, digest).await?;
         let info = plugin.info();
         tracing::info!(
             plugin = %info.name,
