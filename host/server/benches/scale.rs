@@ -118,6 +118,7 @@ async fn round(backend: &str, workers: usize, cache: &Path) -> anyhow::Result<f6
         let _ = child.wait();
     }
     store.close().await;
+    drop_postgres(&url)?;
     eprintln!("{backend} x{workers}: {rate:.0} jobs/s");
     Ok(rate)
 }
@@ -153,10 +154,33 @@ fn fresh_postgres() -> anyhow::Result<String> {
         std::process::id(),
         Instant::now().elapsed().as_nanos() ^ rand::random::<u32>() as u128
     );
-    let status = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc"])
-        .arg(format!("CREATE DATABASE {name}"))
-        .status()?;
-    anyhow::ensure!(status.success(), "psql could not create {name}");
+    psql(&format!("CREATE DATABASE {name}"))?;
     Ok(format!("postgres://postgres@127.0.0.1:5432/{name}"))
+}
+
+/// Drops the database a round created (no-op for SQLite URLs).
+fn drop_postgres(url: &str) -> anyhow::Result<()> {
+    match url.rsplit_once('/') {
+        Some((_, name)) if url.starts_with("postgres://") => {
+            psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn psql(sql: &str) -> anyhow::Result<()> {
+    let status = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-qc",
+            sql,
+        ])
+        .status()?;
+    anyhow::ensure!(status.success(), "psql failed: {sql}");
+    Ok(())
 }

@@ -96,10 +96,14 @@ pub(super) async fn claim(
     limit: usize,
     lease_for: Duration,
 ) -> Result<Vec<Claimed>> {
-    let lane_filter = if lanes.is_empty() {
-        ""
-    } else {
-        "AND lane = ANY($4)"
+    // One lane (what workers ask for): equality, so `jobs_claim` yields rows already in
+    // claim order and the LIMIT stops the scan. `lane = ANY(...)` would make PostgreSQL
+    // fetch and sort every waiting job of the lane on each claim (8 ms at 3,000 waiting
+    // vs 0.06 ms), which grows with the backlog.
+    let lane_filter = match lanes.len() {
+        0 => "",
+        1 => "AND lane = $4",
+        _ => "AND lane = ANY($4)",
     };
     // SKIP LOCKED: concurrent claimers take different rows instead of queueing on locks.
     let sql = format!(
@@ -119,10 +123,12 @@ pub(super) async fn claim(
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .bind(worker)
         .bind(duration_micros(lease_for));
-    if !lanes.is_empty() {
-        // Owned: binding a borrowed slice makes the future's `Send` depend on a
-        // higher-ranked lifetime that rustc cannot prove, breaking `tokio::spawn` callers.
-        query = query.bind(lanes.to_vec());
+    // Owned: binding a borrowed slice makes the future's `Send` depend on a higher-ranked
+    // lifetime that rustc cannot prove, breaking `tokio::spawn` callers.
+    match lanes {
+        [] => {}
+        [lane] => query = query.bind(lane.clone()),
+        _ => query = query.bind(lanes.to_vec()),
     }
     let found = query
         .fetch_all(pool)
