@@ -34,11 +34,12 @@ impl<I, O> Clone for Batcher<I, O> {
 
 impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
     /// Starts the task. `run` gets a batch of inputs and returns one result per input, in
-    /// order (a short answer fails the missing callers with [`QueueError::Closed`]).
+    /// order (a short answer fails the missing callers with [`QueueError::Closed`]), or one
+    /// error for the whole batch, which every caller in it then gets.
     pub(crate) fn spawn<F, Fut>(max_batch: usize, in_flight: usize, run: F) -> Self
     where
         F: Fn(Vec<I>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Vec<Result<O>>> + Send + 'static,
+        Fut: Future<Output = Result<Vec<Result<O>>>> + Send + 'static,
     {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
         tokio::spawn(gather(rx, max_batch, in_flight, run));
@@ -65,7 +66,7 @@ async fn gather<I, O, F, Fut>(
     I: Send + 'static,
     O: Send + 'static,
     F: Fn(Vec<I>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Vec<Result<O>>> + Send + 'static,
+    Fut: Future<Output = Result<Vec<Result<O>>>> + Send + 'static,
 {
     let slots = Arc::new(Semaphore::new(in_flight));
     while let Some(first) = rx.recv().await {
@@ -83,10 +84,19 @@ async fn gather<I, O, F, Fut>(
         let (inputs, replies): (Vec<I>, Vec<_>) = batch.into_iter().unzip();
         let answers = run(inputs);
         tokio::spawn(async move {
-            let mut answers = answers.await.into_iter();
-            for reply in replies {
-                // The caller may have given up (dropped its future); nothing to do then.
-                let _ = reply.send(answers.next().unwrap_or(Err(QueueError::Closed)));
+            // A caller may have given up (dropped its future); nothing to do then.
+            match answers.await {
+                Ok(answers) => {
+                    let mut answers = answers.into_iter();
+                    for reply in replies {
+                        let _ = reply.send(answers.next().unwrap_or(Err(QueueError::Closed)));
+                    }
+                }
+                Err(error) => {
+                    for reply in replies {
+                        let _ = reply.send(Err(error.clone()));
+                    }
+                }
             }
             drop(permit);
         });
@@ -106,7 +116,7 @@ mod tests {
             seen.lock().unwrap().push(inputs.len());
             async move {
                 tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                inputs.into_iter().map(|i| Ok(i * 2)).collect()
+                Ok(inputs.into_iter().map(|i| Ok(i * 2)).collect())
             }
         });
         let answers = futures::future::join_all((0..200u32).map(|i| {

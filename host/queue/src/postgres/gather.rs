@@ -44,11 +44,8 @@ impl Gatherer {
     }
 }
 
-async fn insert_batch(pool: &PgPool, batch: Vec<PreparedJob>) -> Vec<Result<Enqueued>> {
-    let inserted = match insert_rows(pool, &batch).await {
-        Ok(inserted) => inserted,
-        Err(error) => return batch.iter().map(|_| Err(error.clone())).collect(),
-    };
+async fn insert_batch(pool: &PgPool, batch: Vec<PreparedJob>) -> Result<Vec<Result<Enqueued>>> {
+    let inserted = insert_rows(pool, &batch).await?;
     let mut inserted: HashMap<Uuid, Job> = inserted.into_iter().map(|j| (j.id, j)).collect();
     let mut answers = Vec::with_capacity(batch.len());
     for job in batch {
@@ -58,7 +55,7 @@ async fn insert_batch(pool: &PgPool, batch: Vec<PreparedJob>) -> Vec<Result<Enqu
             None => ops::enqueue(pool, job).await,
         });
     }
-    answers
+    Ok(answers)
 }
 
 async fn insert_rows(pool: &PgPool, batch: &[PreparedJob]) -> Result<Vec<Job>> {

@@ -88,12 +88,7 @@ impl PgStore {
             let pool = pool.clone();
             move |done| {
                 let pool = pool.clone();
-                async move {
-                    let n = done.len();
-                    ops::complete_many(&pool, done)
-                        .await
-                        .unwrap_or_else(|error| vec![Err(error); n])
-                }
+                async move { ops::complete_many(&pool, done).await }
             }
         });
         Ok(PgStore {

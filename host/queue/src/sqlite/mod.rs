@@ -66,20 +66,16 @@ impl Batches {
         let inserts = Batcher::spawn(MAX_BATCH, BATCHES_IN_FLIGHT, move |jobs| {
             let w = w.clone();
             async move {
-                let n = jobs.len();
                 w.call(true, move |c| Box::pin(ops::insert_many(c, jobs)))
                     .await
-                    .unwrap_or_else(|error| vec![Err(error); n])
             }
         });
         let w = writer.clone();
         let completions = Batcher::spawn(MAX_BATCH, BATCHES_IN_FLIGHT, move |done| {
             let w = w.clone();
             async move {
-                let n = done.len();
                 w.call(false, move |c| Box::pin(ops::complete_many(c, done)))
                     .await
-                    .unwrap_or_else(|error| vec![Err(error); n])
             }
         });
         Batches {
