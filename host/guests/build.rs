@@ -31,10 +31,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=FRAMEPIPE_GUEST_TARGET_DIR");
 
     let mut listing = String::from(
-        "/// Every component this crate embeds, by name.\npub static ALL: &[(&str, &[u8])] = &[\n",
-    );
-    let mut digests = String::from(
-        "/// The `sha256:` digest of every embedded component, by name.\npub static DIGESTS: &[(&str, &str)] = &[\n",
+        "/// Every component this crate embeds: name, bytes, `sha256:` digest.\npub static ALL: &[(&str, &[u8], &str)] = &[\n",
     );
     for (workspace, components) in WORKSPACES {
         let dir = root.join(workspace);
@@ -49,16 +46,13 @@ fn main() {
                 .unwrap_or_else(|e| panic!("{} was not built: {e}", built.display()));
             std::fs::write(&copy, &bytes).unwrap();
             let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-            digests.push_str(&format!("    ({name:?}, \"sha256:{digest}\"),\n"));
             listing.push_str(&format!(
-                "    ({name:?}, include_bytes!({:?})),\n",
+                "    ({name:?}, include_bytes!({:?}), \"sha256:{digest}\"),\n",
                 copy.display().to_string()
             ));
         }
     }
     listing.push_str("];\n");
-    digests.push_str("];\n");
-    listing.push_str(&digests);
     std::fs::write(out_dir.join("components.rs"), listing).unwrap();
 }
 

@@ -6,15 +6,15 @@ include!(concat!(env!("OUT_DIR"), "/components.rs"));
 
 /// The component of that name, if this build embeds it.
 pub fn get(name: &str) -> Option<&'static [u8]> {
-    ALL.iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, bytes)| *bytes)
+    with_digest(name).map(|(bytes, _)| bytes)
 }
 
-/// The `sha256:` digest of the component of that name, computed when it was built: lets
+/// The component of that name with its `sha256:` digest, computed when it was built: lets
 /// a host find a cached compilation without reading the embedded bytes.
-pub fn digest(name: &str) -> Option<&'static str> {
-    DIGESTS.iter().find(|(n, _)| *n == name).map(|(_, d)| *d)
+pub fn with_digest(name: &str) -> Option<(&'static [u8], &'static str)> {
+    ALL.iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, bytes, digest)| (*bytes, *digest))
 }
 
 /// Plugins the server loads by default (test-only plugins such as `chaos` excluded).

@@ -18,6 +18,8 @@ use framepipe::config::{Config, FileConfig};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
+mod common;
+
 const POSTS: usize = 20_000;
 const CLIENTS: usize = 64;
 const NOOP_JOBS: usize = 10_000;
@@ -134,35 +136,7 @@ async fn noop_end_to_end() -> Result<()> {
         .fold(None, |_, r| async move { Some(r.expect("enqueue").job.id) })
         .await
         .context("no job enqueued")?;
-    // Jobs are claimed oldest first: wait for the last one with cheap point reads, then
-    // count the few stragglers (a full count every few ms would cost the queue real time).
-    loop {
-        let job = store.get(last, None).await?.context("last job vanished")?;
-        if job.state.is_terminal() {
-            break;
-        }
-        ensure!(
-            started.elapsed() < Duration::from_secs(600),
-            "stuck before the last job"
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    loop {
-        let done = store
-            .counts()
-            .await?
-            .get(&framepipe_queue::JobState::Succeeded)
-            .copied()
-            .unwrap_or(0) as usize;
-        if done == NOOP_JOBS {
-            break;
-        }
-        ensure!(
-            started.elapsed() < Duration::from_secs(600),
-            "stuck at {done}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    common::wait_until_succeeded(&store, last, NOOP_JOBS, started, "no-op jobs").await?;
     let secs = started.elapsed().as_secs_f64();
     println!(
         "no-op jobs end to end (enqueue, claim, instantiate + run the noop component, complete), SQLite, 16 slots: {NOOP_JOBS} jobs in {secs:.2} s = {:.0} jobs/s (goal >= 10,000)",

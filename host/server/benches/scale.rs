@@ -9,7 +9,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use framepipe_queue::{JobState, NewJob, Store};
+use framepipe_queue::{NewJob, Store};
+
+mod common;
 
 const JOBS: usize = 3000;
 const ROUNDS: usize = 3;
@@ -87,31 +89,8 @@ async fn round(backend: &str, workers: usize, cache: &Path) -> anyhow::Result<f6
         .await?
         .or(last)
         .expect("jobs were enqueued");
-    // Jobs are claimed oldest first: wait for the last one with cheap point reads, then
-    // count the few stragglers (a full count every few ms would load the database).
-    loop {
-        let job = store.get(last, None).await?;
-        if job.is_some_and(|j| j.state.is_terminal()) {
-            break;
-        }
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(600),
-            "{backend} x{workers}: stuck before the last job"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    loop {
-        let counts = store.counts().await?;
-        let done = counts.get(&JobState::Succeeded).copied().unwrap_or(0) as usize;
-        if done == JOBS {
-            break;
-        }
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(600),
-            "{backend} x{workers}: stuck at {counts:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let label = format!("{backend} x{workers}");
+    common::wait_until_succeeded(&store, last, JOBS, started, &label).await?;
     let rate = JOBS as f64 / started.elapsed().as_secs_f64();
     for child in &mut children {
         let _ = child.kill();

@@ -79,9 +79,7 @@ impl App {
         );
         let registry = Arc::new(Registry::new(runtime.clone(), data.join("plugins")));
         for name in framepipe_guests::BUILTIN {
-            let (Some(bytes), Some(digest)) =
-                (framepipe_guests::get(name), framepipe_guests::digest(name))
-            else {
+            let Some((bytes, digest)) = framepipe_guests::with_digest(name) else {
                 continue;
             };
             registry

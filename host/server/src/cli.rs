@@ -247,19 +247,17 @@ async fn run_step(
     use framepipe_runtime::{Input, StepLimits, StepRequest};
     // A built-in plugin's digest is known from the build: with a warm compile cache its
     // embedded bytes are never read.
-    let (bytes, digest): (std::borrow::Cow<[u8]>, String) = match (
-        framepipe_guests::get(plugin),
-        framepipe_guests::digest(plugin),
-    ) {
-        (Some(b), Some(d)) => (b.into(), d.to_owned()),
-        _ => {
-            let b = std::fs::read(plugin).with_context(|| {
-                format!("{plugin:?} is neither a built-in plugin nor a readable file")
-            })?;
-            let d = framepipe_runtime::digest(&b);
-            (b.into(), d)
-        }
-    };
+    let (bytes, digest): (std::borrow::Cow<[u8]>, String) =
+        match framepipe_guests::with_digest(plugin) {
+            Some((b, d)) => (b.into(), d.to_owned()),
+            None => {
+                let b = std::fs::read(plugin).with_context(|| {
+                    format!("{plugin:?} is neither a built-in plugin nor a readable file")
+                })?;
+                let d = framepipe_runtime::digest(&b);
+                (b.into(), d)
+            }
+        };
     let config: serde_json::Value = serde_json::from_str(config).context("--config is not JSON")?;
     let runtime = Runtime::new(RuntimeConfig {
         cache_dir: Some(common.data_dir.join("cache")),
