@@ -23,13 +23,13 @@ pub enum QueueError {
     Database {
         /// What the queue was doing, e.g. "claiming jobs".
         context: &'static str,
-        /// The driver's error.
+        /// The driver's error (sqlx for PostgreSQL, rusqlite for SQLite).
         #[source]
-        source: Arc<sqlx::Error>,
+        source: Arc<dyn std::error::Error + Send + Sync>,
     },
     /// Applying the schema migrations failed when opening the store.
     #[error("queue schema migration failed: {0}")]
-    Migrate(#[source] Arc<sqlx::migrate::MigrateError>),
+    Migrate(#[source] Arc<dyn std::error::Error + Send + Sync>),
     /// The idempotency key was used before by the same owner for a different request.
     #[error(
         "idempotency key {key:?} was already used for a different request (existing job {existing})"
@@ -67,14 +67,17 @@ pub enum QueueError {
         /// What could not be decoded.
         reason: String,
     },
-    /// The store was closed, or its SQLite writer task stopped.
+    /// The store was closed, or its SQLite writer thread stopped.
     #[error("queue store is closed")]
     Closed,
 }
 
 impl QueueError {
     /// Wraps a driver error with what the queue was doing.
-    pub(crate) fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> QueueError {
+    pub(crate) fn db<E>(context: &'static str) -> impl FnOnce(E) -> QueueError
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
         move |source| QueueError::Database {
             context,
             source: Arc::new(source),

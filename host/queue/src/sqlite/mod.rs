@@ -1,31 +1,31 @@
 //! The embedded backend: one SQLite file in WAL mode.
 //!
-//! Writes go through one writer task with group commit (`writer.rs`); reads use a
-//! separate read-only pool, which WAL lets run beside the writer. Timestamps come from this
+//! Writes go through one writer thread with group commit (`writer.rs`), which calls SQLite
+//! directly (rusqlite); reads use read-only connections on tokio's blocking pool
+//! (`readers.rs`), which WAL lets run beside the writer. Timestamps come from this
 //! host's clock: SQLite serves one host (several processes on one file still work, since
 //! every write takes the file's write lock with `BEGIN IMMEDIATE`).
 
 mod ops;
+mod readers;
 mod rows;
+mod schema;
 mod writer;
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::str::FromStr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Connection, SqliteConnection};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+use self::readers::Readers;
+use self::rows::{JOB_COLUMNS, KEY_COLUMNS};
 use self::writer::Writer;
-use crate::batch::Batcher;
 use crate::error::{QueueError, Result};
 use crate::keys::{KeyInfo, hash_secret, new_secret};
 use crate::model::{Claimed, Enqueued, FailOutcome, Heartbeat, Job, JobError, JobState, Lease};
@@ -33,117 +33,67 @@ use crate::page::{Cursor, ListFilter, Page, clamp_limit};
 use crate::prepared::PreparedJob;
 use crate::retry::RetryPolicy;
 
-/// Read connections; WAL readers never block the writer or each other.
-const READERS: u32 = 4;
-/// Most rows per shared INSERT or completion statement.
-const MAX_BATCH: usize = 512;
-/// Shared statements of one kind queued in the writer at once: the next forms while one
-/// commits.
-const BATCHES_IN_FLIGHT: usize = 2;
 /// Rows deleted per write batch while pruning, so enqueues interleave with a big prune.
 const PRUNE_CHUNK: i64 = 1000;
 
-/// The SQLite store. Cheap to clone; clones share the writer and the pools.
+/// The SQLite store. Cheap to clone; clones share the writer and the readers.
 #[derive(Clone)]
 pub struct SqliteStore {
     writer: Writer,
-    batches: Batches,
-    readers: SqlitePool,
+    readers: Readers,
     wake: Arc<Notify>,
-}
-
-/// Statements that concurrent callers share (see [`crate::batch`]); each batch is one
-/// operation of the writer's group commit.
-#[derive(Clone)]
-struct Batches {
-    inserts: Batcher<PreparedJob, Enqueued>,
-    completions: Batcher<(Lease, Value), ()>,
-}
-
-impl Batches {
-    fn spawn(writer: &Writer) -> Batches {
-        let w = writer.clone();
-        let inserts = Batcher::spawn(MAX_BATCH, BATCHES_IN_FLIGHT, move |jobs| {
-            let w = w.clone();
-            async move {
-                w.call(true, move |c| Box::pin(ops::insert_many(c, jobs)))
-                    .await
-            }
-        });
-        let w = writer.clone();
-        let completions = Batcher::spawn(MAX_BATCH, BATCHES_IN_FLIGHT, move |done| {
-            let w = w.clone();
-            async move {
-                w.call(false, move |c| Box::pin(ops::complete_many(c, done)))
-                    .await
-            }
-        });
-        Batches {
-            inserts,
-            completions,
-        }
-    }
 }
 
 impl SqliteStore {
     /// Opens (creating if missing) the database file at `path` and migrates it.
     pub async fn open(path: &Path) -> Result<Self> {
-        Self::open_with(SqliteConnectOptions::new().filename(path)).await
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || Self::open_blocking(path))
+            .await
+            .map_err(|_| QueueError::Closed)?
     }
 
-    /// Opens from a `sqlite:` URL (`sqlite:///abs/path.db`, `sqlite://rel.db`).
+    /// Opens from a `sqlite:` URL (`sqlite:///abs/path.db`, `sqlite://rel.db`,
+    /// `sqlite:rel.db`). Query parameters and in-memory databases are refused: the queue
+    /// must be a file that survives the process.
     pub async fn open_url(url: &str) -> Result<Self> {
-        let options = SqliteConnectOptions::from_str(url).map_err(|e| QueueError::InvalidUrl {
+        let invalid = |reason: &str| QueueError::InvalidUrl {
             url: url.to_owned(),
-            reason: e.to_string(),
-        })?;
-        Self::open_with(options).await
+            reason: reason.to_owned(),
+        };
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| invalid("expected sqlite:PATH or sqlite://PATH"))?;
+        if path.contains('?') {
+            return Err(invalid(
+                "query parameters are not supported; pass a plain file path",
+            ));
+        }
+        if path.is_empty() || path.starts_with(':') {
+            return Err(invalid(
+                "the queue needs a database file, not an in-memory database",
+            ));
+        }
+        Self::open(Path::new(path)).await
     }
 
-    async fn open_with(options: SqliteConnectOptions) -> Result<Self> {
-        let options = options
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // In WAL mode NORMAL loses no integrity on power loss, only the last commits;
-            // FULL would fsync every group commit.
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true)
-            .pragma("temp_store", "memory");
-        let mut conn = SqliteConnection::connect_with(&options)
-            .await
-            .map_err(QueueError::db("opening the SQLite database"))?;
-        // `run_direct`: `run(&mut conn)` goes through `Acquire`, whose future rustc cannot
-        // prove `Send` for every lifetime, which would make `Store::open` unspawnable.
-        sqlx::migrate!("./migrations/sqlite")
-            .run_direct(&mut conn)
-            .await
-            .map_err(|e| QueueError::Migrate(Arc::new(e)))?;
-        let readers = SqlitePoolOptions::new()
-            .max_connections(READERS)
-            .connect_with(options.read_only(true))
-            .await
-            .map_err(QueueError::db("opening SQLite read connections"))?;
+    fn open_blocking(path: PathBuf) -> Result<Self> {
+        let conn = schema::open_writer(&path)?;
+        schema::migrate(&conn)?;
         let wake = Arc::new(Notify::new());
-        let writer = Writer::spawn(conn, wake.clone());
+        let writer = Writer::spawn(&path, conn, wake.clone())?;
         Ok(SqliteStore {
-            batches: Batches::spawn(&writer),
             writer,
-            readers,
+            readers: Readers::new(path),
             wake,
         })
     }
 
     /// See [`crate::Store::enqueue`].
-    ///
-    /// Concurrent enqueues without an idempotency key share one INSERT statement.
     pub(crate) async fn enqueue(&self, job: PreparedJob) -> Result<Enqueued> {
-        if job.job.idempotency_key.is_none() {
-            return self.batches.inserts.call(job).await;
-        }
-        self.writer
-            .call(true, move |c| Box::pin(ops::enqueue(c, job)))
-            .await
+        let row = ops::NewRow::new(job);
+        self.writer.call(true, move |c| ops::enqueue(c, row)).await
     }
 
     /// See [`crate::Store::claim`].
@@ -160,7 +110,7 @@ impl SqliteStore {
         let (worker, lanes) = (worker.to_owned(), lanes.to_vec());
         self.writer
             .call(false, move |c| {
-                Box::pin(ops::claim(c, worker, lanes, limit, lease_for))
+                ops::claim(c, &worker, &lanes, limit, lease_for)
             })
             .await
     }
@@ -169,9 +119,7 @@ impl SqliteStore {
     pub async fn heartbeat(&self, lease: &Lease, lease_for: Duration) -> Result<Heartbeat> {
         let lease = lease.clone();
         self.writer
-            .call(false, move |c| {
-                Box::pin(ops::heartbeat(c, lease, lease_for))
-            })
+            .call(false, move |c| ops::heartbeat(c, &lease, lease_for))
             .await
     }
 
@@ -179,23 +127,28 @@ impl SqliteStore {
     pub async fn progress(&self, lease: &Lease, processed: u64, total: u64) -> Result<()> {
         let lease = lease.clone();
         self.writer
-            .call(false, move |c| {
-                Box::pin(ops::progress(c, lease, processed, total))
-            })
+            .call(false, move |c| ops::progress(c, &lease, processed, total))
             .await
     }
 
     /// See [`crate::Store::complete`].
-    ///
-    /// Concurrent completions share one UPDATE statement.
     pub async fn complete(&self, lease: &Lease, result: Value) -> Result<()> {
-        self.batches.completions.call((lease.clone(), result)).await
+        let (lease, result) = (lease.clone(), ops::to_json(&result));
+        self.writer
+            .call(false, move |c| {
+                ops::finish(c, &lease, "succeeded", Some(&result))
+            })
+            .await
     }
 
     /// See [`crate::Store::complete_many`].
     pub async fn complete_many(&self, done: Vec<(Lease, Value)>) -> Result<Vec<Result<()>>> {
+        let done: Vec<(Lease, String)> = done
+            .into_iter()
+            .map(|(lease, result)| (lease, ops::to_json(&result)))
+            .collect();
         self.writer
-            .call(false, move |c| Box::pin(ops::complete_many(c, done)))
+            .call(false, move |c| ops::complete_many(c, &done))
             .await
     }
 
@@ -209,7 +162,7 @@ impl SqliteStore {
         let lease = lease.clone();
         let delay = retry.delay(lease.attempt);
         self.writer
-            .call(false, move |c| Box::pin(ops::fail(c, lease, error, delay)))
+            .call(false, move |c| ops::fail(c, &lease, &error, delay))
             .await
     }
 
@@ -217,9 +170,7 @@ impl SqliteStore {
     pub async fn cancelled(&self, lease: &Lease) -> Result<()> {
         let lease = lease.clone();
         self.writer
-            .call(false, move |c| {
-                Box::pin(async move { ops::finish(c, &lease, "cancelled", None).await })
-            })
+            .call(false, move |c| ops::finish(c, &lease, "cancelled", None))
             .await
     }
 
@@ -227,7 +178,7 @@ impl SqliteStore {
     pub async fn cancel(&self, id: Uuid, owner: &str) -> Result<Option<Job>> {
         let owner = owner.to_owned();
         self.writer
-            .call(false, move |c| Box::pin(ops::cancel(c, id, owner)))
+            .call(false, move |c| ops::cancel(c, id, &owner))
             .await
     }
 
@@ -235,15 +186,13 @@ impl SqliteStore {
     pub async fn delete(&self, id: Uuid, owner: &str) -> Result<bool> {
         let owner = owner.to_owned();
         self.writer
-            .call(false, move |c| Box::pin(ops::delete(c, id, owner)))
+            .call(false, move |c| ops::delete(c, id, &owner))
             .await
     }
 
     /// See [`crate::Store::rescue_expired`].
     pub async fn rescue_expired(&self) -> Result<u64> {
-        self.writer
-            .call(true, move |c| Box::pin(ops::rescue_expired(c)))
-            .await
+        self.writer.call(true, ops::rescue_expired).await
     }
 
     /// See [`crate::Store::prune`].
@@ -253,9 +202,7 @@ impl SqliteStore {
         loop {
             let chunk = self
                 .writer
-                .call(false, move |c| {
-                    Box::pin(ops::prune_chunk(c, before, PRUNE_CHUNK))
-                })
+                .call(false, move |c| ops::prune_chunk(c, before, PRUNE_CHUNK))
                 .await?;
             let last = (chunk.len() as i64) < PRUNE_CHUNK;
             pruned.extend(chunk);
@@ -271,32 +218,42 @@ impl SqliteStore {
         let (name, hash) = (name.to_owned(), hash_secret(&secret));
         let info = self
             .writer
-            .call(false, move |c| {
-                Box::pin(ops::create_key(c, name, admin, hash))
-            })
+            .call(false, move |c| ops::create_key(c, &name, admin, &hash))
             .await?;
         Ok((info, secret))
     }
 
     /// See [`crate::Store::verify_key`].
     pub async fn verify_key(&self, secret: &str) -> Result<Option<KeyInfo>> {
-        let row = sqlx::query("SELECT * FROM api_keys WHERE key_hash = ?")
-            .bind(hash_secret(secret))
-            .fetch_optional(&self.readers)
+        let hash = hash_secret(secret);
+        self.readers
+            .read(move |c| {
+                c.prepare_cached(&format!(
+                    "SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = ?"
+                ))
+                .and_then(|mut s| s.query_row([hash], |row| Ok(rows::key(row))).optional())
+                .map_err(QueueError::db("verifying an API key"))?
+                .transpose()
+            })
             .await
-            .map_err(QueueError::db("verifying an API key"))?;
-        row.as_ref().map(rows::key).transpose()
     }
 
     /// See [`crate::Store::get`].
     pub async fn get(&self, id: Uuid, owner: Option<&str>) -> Result<Option<Job>> {
-        let row = sqlx::query("SELECT * FROM jobs WHERE id = ?1 AND (?2 IS NULL OR owner = ?2)")
-            .bind(id)
-            .bind(owner)
-            .fetch_optional(&self.readers)
+        let owner = owner.map(str::to_owned);
+        self.readers
+            .read(move |c| {
+                c.prepare_cached(&format!(
+                    "SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1 AND (?2 IS NULL OR owner = ?2)"
+                ))
+                .and_then(|mut s| {
+                    s.query_row(params![id, owner], |row| Ok(rows::job(row)))
+                        .optional()
+                })
+                .map_err(QueueError::db("reading a job"))?
+                .transpose()
+            })
             .await
-            .map_err(QueueError::db("reading a job"))?;
-        row.as_ref().map(rows::job).transpose()
     }
 
     /// See [`crate::Store::list`].
@@ -310,43 +267,56 @@ impl SqliteStore {
         let limit = clamp_limit(limit);
         // Optional predicates are left out of the SQL rather than written as
         // `? IS NULL OR ...`, so the cursor becomes an index range seek.
-        let mut sql = String::from("SELECT * FROM jobs WHERE owner = ?");
-        if filter.state.is_some() {
-            sql.push_str(" AND state = ?");
-        }
-        if filter.pipeline.is_some() {
-            sql.push_str(" AND pipeline = ?");
-        }
-        if cursor.is_some() {
-            sql.push_str(" AND (created_at, id) < (?, ?)");
-        }
-        sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
-        let mut query = sqlx::query(&sql).bind(owner);
+        let mut sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE owner = ?");
+        let mut values: Vec<rusqlite::types::Value> = vec![owner.to_owned().into()];
         if let Some(state) = filter.state {
-            query = query.bind(state.as_str());
+            sql.push_str(" AND state = ?");
+            values.push(state.as_str().to_owned().into());
         }
         if let Some(pipeline) = &filter.pipeline {
-            query = query.bind(pipeline);
+            sql.push_str(" AND pipeline = ?");
+            values.push(pipeline.clone().into());
         }
         if let Some(cursor) = cursor {
-            query = query.bind(rows::micros(cursor.created_at)).bind(cursor.id);
+            sql.push_str(" AND (created_at, id) < (?, ?)");
+            values.push(rows::micros(cursor.created_at).into());
+            values.push(cursor.id.as_bytes().to_vec().into());
         }
-        let found = query
-            .bind(i64::from(limit) + 1)
-            .fetch_all(&self.readers)
-            .await
-            .map_err(QueueError::db("listing jobs"))?;
-        let mut items = found.iter().map(rows::job).collect::<Result<Vec<_>>>()?;
+        sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
+        values.push((i64::from(limit) + 1).into());
+        let mut items = self
+            .readers
+            .read(move |c| {
+                let context = "listing jobs";
+                let mut statement = c.prepare_cached(&sql).map_err(QueueError::db(context))?;
+                let mut found = statement
+                    .query(rusqlite::params_from_iter(values))
+                    .map_err(QueueError::db(context))?;
+                let mut jobs = Vec::new();
+                while let Some(row) = found.next().map_err(QueueError::db(context))? {
+                    jobs.push(rows::job(row)?);
+                }
+                Ok(jobs)
+            })
+            .await?;
         Ok(crate::page::paginate(&mut items, limit))
     }
 
     /// See [`crate::Store::counts`].
     pub async fn counts(&self) -> Result<HashMap<JobState, u64>> {
-        let found: Vec<(String, i64)> =
-            sqlx::query_as("SELECT state, COUNT(*) FROM jobs GROUP BY state")
-                .fetch_all(&self.readers)
-                .await
-                .map_err(QueueError::db("counting jobs"))?;
+        let found = self
+            .readers
+            .read(|c| {
+                let context = "counting jobs";
+                let mut statement = c
+                    .prepare_cached("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+                    .map_err(QueueError::db(context))?;
+                statement
+                    .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<(String, i64)>>>())
+                    .map_err(QueueError::db(context))
+            })
+            .await?;
         crate::page::count_states(found)
     }
 
@@ -359,6 +329,6 @@ impl SqliteStore {
     /// Finishes pending writes and closes every connection.
     pub async fn close(&self) {
         self.writer.close().await;
-        self.readers.close().await;
+        self.readers.close();
     }
 }

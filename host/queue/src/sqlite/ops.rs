@@ -1,24 +1,23 @@
-//! SQLite write operations. Each runs inside the writer's batch transaction (see
-//! `writer.rs`), so none of them opens a transaction of its own, and none writes before
-//! returning a non-database error.
+//! SQLite write operations. Each runs on the writer thread inside its batch transaction
+//! (see `writer.rs`), so none of them opens a transaction of its own, and none writes
+//! before returning a non-database error. Statements are prepared once per connection
+//! (`prepare_cached`).
 
 use std::time::Duration;
 
-use serde_json::Value;
-use sqlx::SqliteConnection;
+use rusqlite::{Connection, OptionalExtension, Params, params};
 use uuid::Uuid;
 
-use super::rows::{self, now_micros};
+use super::rows::{self, JOB_COLUMNS, KEY_COLUMNS, now_micros};
 use crate::error::{QueueError, Result};
 use crate::keys::KeyInfo;
 use crate::model::{Claimed, Enqueued, FailOutcome, Heartbeat, Job, JobError, Lease};
 use crate::prepared::{PreparedJob, duration_micros, lease_expired_error};
 
 /// The fence every worker write carries: only the current holder of a running attempt.
-const FENCE: &str = "id = ? AND lease_owner = ? AND attempt = ? AND state = 'running'";
-/// [`FENCE`] for statements that use numbered parameters `?1..?4`: sqlx numbers anonymous
-/// `?` independently of numbered ones, so the two styles must not be mixed.
-const FENCE_5: &str = "id = ?5 AND lease_owner = ?6 AND attempt = ?7 AND state = 'running'";
+/// Its parameters are numbered `?1..?3` (job id, lease owner, attempt); statements number
+/// their own parameters from `?4`.
+const FENCE: &str = "id = ?1 AND lease_owner = ?2 AND attempt = ?3 AND state = 'running'";
 
 fn lost(lease: &Lease) -> QueueError {
     QueueError::LeaseLost {
@@ -28,25 +27,81 @@ fn lost(lease: &Lease) -> QueueError {
     }
 }
 
-fn to_json(value: &impl serde::Serialize) -> String {
+/// JSON text of a value. Callers serialize before handing an operation to the writer, so
+/// the one writer thread spends its time in SQLite only.
+pub(super) fn to_json(value: &impl serde::Serialize) -> String {
     // Serializing a `Value` or a plain struct of strings cannot fail.
     serde_json::to_string(value).unwrap_or_else(|_| "null".into())
 }
 
+/// Runs a job-returning statement and decodes every row.
+fn query_jobs(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+    context: &'static str,
+) -> Result<Vec<Job>> {
+    let mut statement = conn.prepare_cached(sql).map_err(QueueError::db(context))?;
+    let mut found = statement.query(params).map_err(QueueError::db(context))?;
+    let mut jobs = Vec::new();
+    while let Some(row) = found.next().map_err(QueueError::db(context))? {
+        jobs.push(rows::job(row)?);
+    }
+    Ok(jobs)
+}
+
+/// Runs a fenced statement for `lease`; `LeaseLost` when it changed no row.
+fn fenced(conn: &Connection, sql: &str, params: impl Params, lease: &Lease) -> Result<()> {
+    let changed = conn
+        .prepare_cached(sql)
+        .and_then(|mut s| s.execute(params))
+        .map_err(QueueError::db("writing a leased job"))?;
+    if changed == 0 {
+        return Err(lost(lease));
+    }
+    Ok(())
+}
+
+/// A job to insert, with its input and params already serialized.
+pub(super) struct NewRow {
+    pub job: PreparedJob,
+    pub input: String,
+    pub params: String,
+}
+
+impl NewRow {
+    pub(super) fn new(job: PreparedJob) -> NewRow {
+        NewRow {
+            input: to_json(&job.job.input),
+            params: to_json(&job.job.params),
+            job,
+        }
+    }
+}
+
 /// Inserts a job, or returns the existing one for a repeated idempotency key.
-pub(super) async fn enqueue(conn: &mut SqliteConnection, new: PreparedJob) -> Result<Enqueued> {
+pub(super) fn enqueue(conn: &Connection, row: NewRow) -> Result<Enqueued> {
+    let NewRow {
+        job: new,
+        input,
+        params,
+    } = row;
     let job = &new.job;
     if let Some(key) = &job.idempotency_key {
-        let existing = sqlx::query("SELECT * FROM jobs WHERE owner = ? AND idempotency_key = ?")
-            .bind(&job.owner)
-            .bind(key)
-            .fetch_optional(&mut *conn)
-            .await
+        let existing = conn
+            .prepare_cached(&format!(
+                "SELECT request_hash, {JOB_COLUMNS} FROM jobs
+                 WHERE owner = ? AND idempotency_key = ?"
+            ))
+            .and_then(|mut s| {
+                s.query_row(params![job.owner, key], |row| {
+                    Ok((row.get::<_, Option<String>>(0)?, rows::job_at(row, 1)))
+                })
+                .optional()
+            })
             .map_err(QueueError::db("looking up an idempotency key"))?;
-        if let Some(row) = existing {
-            let hash: Option<String> = sqlx::Row::try_get(&row, "request_hash")
-                .map_err(QueueError::db("looking up an idempotency key"))?;
-            let existing = rows::job(&row)?;
+        if let Some((hash, existing)) = existing {
+            let existing = existing?;
             if hash.as_deref() != Some(new.request_hash.as_str()) {
                 return Err(QueueError::IdempotencyConflict {
                     key: key.clone(),
@@ -60,29 +115,29 @@ pub(super) async fn enqueue(conn: &mut SqliteConnection, new: PreparedJob) -> Re
         }
     }
     let now = now_micros();
-    sqlx::query(
+    conn.prepare_cached(
         "INSERT INTO jobs (id, owner, pipeline, lane, priority, state, attempt, max_attempts,
              input, params, idempotency_key, request_hash, created_at, updated_at, run_at)
-         VALUES (?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES (?1, ?2, ?3, ?4, ?5, 'queued', 0, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?11)",
     )
-    .bind(new.id)
-    .bind(&job.owner)
-    .bind(&job.pipeline)
-    .bind(&job.lane)
-    .bind(job.priority)
-    .bind(job.max_attempts as i64)
-    .bind(to_json(&job.input))
-    .bind(to_json(&job.params))
-    .bind(&job.idempotency_key)
-    .bind(&new.request_hash)
-    .bind(now)
-    .bind(now)
-    .bind(now)
-    .execute(&mut *conn)
-    .await
+    .and_then(|mut s| {
+        s.execute(params![
+            new.id,
+            job.owner,
+            job.pipeline,
+            job.lane,
+            job.priority,
+            job.max_attempts,
+            input,
+            params,
+            job.idempotency_key,
+            new.request_hash,
+            now,
+        ])
+    })
     .map_err(QueueError::db("inserting a job"))?;
-    // Built here rather than decoded from `RETURNING *`: re-parsing the JSON we just
-    // wrote is a large share of the writer's time at thousands of inserts per second.
+    // Built here rather than decoded from `RETURNING`: re-parsing the JSON just written
+    // would be a large share of the writer's time at thousands of inserts per second.
     let at = rows::time(&new.id.to_string(), "created_at", now)?;
     Ok(Enqueued {
         job: new.into_job(at),
@@ -90,62 +145,11 @@ pub(super) async fn enqueue(conn: &mut SqliteConnection, new: PreparedJob) -> Re
     })
 }
 
-/// Inserts jobs that carry no idempotency key with one statement (each statement is a
-/// round trip to sqlx's SQLite worker thread, which costs more than the row).
-pub(super) async fn insert_many(
-    conn: &mut SqliteConnection,
-    jobs: Vec<PreparedJob>,
-) -> Result<Vec<Result<Enqueued>>> {
-    // Input and params travel as JSON strings inside the batch, so they are stored exactly
-    // as serialized here rather than as SQLite re-renders them.
-    let batch: Vec<Value> = jobs
-        .iter()
-        .map(|p| {
-            debug_assert!(p.job.idempotency_key.is_none());
-            serde_json::json!({
-                "id": hex::encode(p.id.as_bytes()),
-                "o": p.job.owner,
-                "p": p.job.pipeline,
-                "l": p.job.lane,
-                "pr": p.job.priority,
-                "m": p.job.max_attempts,
-                "i": to_json(&p.job.input),
-                "pa": to_json(&p.job.params),
-                "h": p.request_hash,
-            })
-        })
-        .collect();
-    let now = now_micros();
-    sqlx::query(
-        "INSERT INTO jobs (id, owner, pipeline, lane, priority, state, attempt, max_attempts,
-             input, params, request_hash, created_at, updated_at, run_at)
-         SELECT unhex(value ->> '$.id'), value ->> '$.o', value ->> '$.p', value ->> '$.l',
-             value ->> '$.pr', 'queued', 0, value ->> '$.m', value ->> '$.i',
-             value ->> '$.pa', value ->> '$.h', ?1, ?1, ?1
-         FROM json_each(?2)",
-    )
-    .bind(now)
-    .bind(to_json(&batch))
-    .execute(&mut *conn)
-    .await
-    .map_err(QueueError::db("inserting jobs"))?;
-    Ok(jobs
-        .into_iter()
-        .map(|new| {
-            let at = rows::time(&new.id.to_string(), "created_at", now)?;
-            Ok(Enqueued {
-                job: new.into_job(at),
-                created: true,
-            })
-        })
-        .collect())
-}
-
 /// Leases up to `limit` claimable jobs in `lanes` (all lanes when empty).
-pub(super) async fn claim(
-    conn: &mut SqliteConnection,
-    worker: String,
-    lanes: Vec<String>,
+pub(super) fn claim(
+    conn: &Connection,
+    worker: &str,
+    lanes: &[String],
     limit: usize,
     lease_for: Duration,
 ) -> Result<Vec<Claimed>> {
@@ -156,7 +160,7 @@ pub(super) async fn claim(
     // the lane index and sorting every waiting job of those lanes).
     let lane_filter = match lanes.len() {
         0 => "",
-        1 => "AND lane = ?5 ->> '$[0]'",
+        1 => "AND lane = ?5",
         _ => "AND +lane IN (SELECT value FROM json_each(?5))",
     };
     let sql = format!(
@@ -166,21 +170,29 @@ pub(super) async fn claim(
          WHERE id IN (SELECT id FROM jobs
                       WHERE state IN ('queued', 'retrying') {lane_filter} AND run_at <= ?3
                       ORDER BY priority DESC, run_at, created_at LIMIT ?4)
-         RETURNING *"
+         RETURNING {JOB_COLUMNS}"
     );
-    let mut query = sqlx::query(&sql)
-        .bind(&worker)
-        .bind(now.saturating_add(duration_micros(lease_for)))
-        .bind(now)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX));
-    if !lanes.is_empty() {
-        query = query.bind(to_json(&lanes));
-    }
-    let found = query
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(QueueError::db("claiming jobs"))?;
-    let mut jobs = found.iter().map(rows::job).collect::<Result<Vec<Job>>>()?;
+    let expires = now.saturating_add(duration_micros(lease_for));
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let context = "claiming jobs";
+    let mut jobs = match lanes {
+        [] => query_jobs(conn, &sql, params![worker, expires, now, limit], context)?,
+        [lane] => query_jobs(
+            conn,
+            &sql,
+            params![worker, expires, now, limit, lane],
+            context,
+        )?,
+        _ => {
+            let lanes = to_json(&lanes);
+            query_jobs(
+                conn,
+                &sql,
+                params![worker, expires, now, limit, lanes],
+                context,
+            )?
+        }
+    };
     // RETURNING yields rows in no particular order; hand them out in claim order.
     jobs.sort_by(|a, b| {
         (b.priority, a.run_at, a.created_at).cmp(&(a.priority, b.run_at, b.created_at))
@@ -190,7 +202,7 @@ pub(super) async fn claim(
         .map(|job| Claimed {
             lease: Lease {
                 job_id: job.id,
-                owner: worker.clone(),
+                owner: worker.to_owned(),
                 attempt: job.attempt,
             },
             job,
@@ -199,163 +211,127 @@ pub(super) async fn claim(
 }
 
 /// Extends a lease and reports whether cancellation was requested.
-pub(super) async fn heartbeat(
-    conn: &mut SqliteConnection,
-    lease: Lease,
+pub(super) fn heartbeat(
+    conn: &Connection,
+    lease: &Lease,
     lease_for: Duration,
 ) -> Result<Heartbeat> {
     let expires = now_micros().saturating_add(duration_micros(lease_for));
-    let cancel: Option<bool> = sqlx::query_scalar(&format!(
-        "UPDATE jobs SET lease_expires_at = ? WHERE {FENCE} RETURNING cancel_requested"
-    ))
-    .bind(expires)
-    .bind(lease.job_id)
-    .bind(&lease.owner)
-    .bind(lease.attempt as i64)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(QueueError::db("renewing a lease"))?;
+    let cancel: Option<bool> = conn
+        .prepare_cached(&format!(
+            "UPDATE jobs SET lease_expires_at = ?4 WHERE {FENCE} RETURNING cancel_requested"
+        ))
+        .and_then(|mut s| {
+            s.query_row(
+                params![lease.job_id, lease.owner, lease.attempt, expires],
+                |row| row.get(0),
+            )
+            .optional()
+        })
+        .map_err(QueueError::db("renewing a lease"))?;
     match cancel {
         Some(cancel_requested) => Ok(Heartbeat { cancel_requested }),
-        None => Err(lost(&lease)),
+        None => Err(lost(lease)),
     }
 }
 
 /// Records progress of the leased attempt.
-pub(super) async fn progress(
-    conn: &mut SqliteConnection,
-    lease: Lease,
-    processed: u64,
-    total: u64,
-) -> Result<()> {
-    let now = now_micros();
-    let done = sqlx::query(&format!(
-        "UPDATE jobs SET progress_processed = ?, progress_total = ?, progress_at = ?,
-             updated_at = ? WHERE {FENCE}"
-    ))
-    .bind(i64::try_from(processed).unwrap_or(i64::MAX))
-    .bind(i64::try_from(total).unwrap_or(i64::MAX))
-    .bind(now)
-    .bind(now)
-    .bind(lease.job_id)
-    .bind(&lease.owner)
-    .bind(lease.attempt as i64)
-    .execute(&mut *conn)
-    .await
-    .map_err(QueueError::db("recording progress"))?;
-    if done.rows_affected() == 0 {
-        return Err(lost(&lease));
-    }
-    Ok(())
+pub(super) fn progress(conn: &Connection, lease: &Lease, processed: u64, total: u64) -> Result<()> {
+    let sql = format!(
+        "UPDATE jobs SET progress_processed = ?4, progress_total = ?5, progress_at = ?6,
+             updated_at = ?6 WHERE {FENCE}"
+    );
+    let params = params![
+        lease.job_id,
+        lease.owner,
+        lease.attempt,
+        i64::try_from(processed).unwrap_or(i64::MAX),
+        i64::try_from(total).unwrap_or(i64::MAX),
+        now_micros(),
+    ];
+    fenced(conn, &sql, params, lease)
 }
 
-/// Finishes the leased attempt in a terminal state (`succeeded` or `cancelled`).
-pub(super) async fn finish(
-    conn: &mut SqliteConnection,
+/// Finishes the leased attempt in a terminal state (`succeeded` or `cancelled`) with the
+/// JSON text of its result.
+pub(super) fn finish(
+    conn: &Connection,
     lease: &Lease,
     state: &'static str,
-    result: Option<&Value>,
+    result: Option<&str>,
 ) -> Result<()> {
-    let now = now_micros();
-    let done = sqlx::query(&format!(
-        "UPDATE jobs SET state = ?, result = ?, finished_at = ?, updated_at = ?,
+    let sql = format!(
+        "UPDATE jobs SET state = ?4, result = ?5, finished_at = ?6, updated_at = ?6,
              lease_expires_at = NULL WHERE {FENCE}"
-    ))
-    .bind(state)
-    .bind(result.map(to_json))
-    .bind(now)
-    .bind(now)
-    .bind(lease.job_id)
-    .bind(&lease.owner)
-    .bind(lease.attempt as i64)
-    .execute(&mut *conn)
-    .await
-    .map_err(QueueError::db("finishing a job"))?;
-    if done.rows_affected() == 0 {
-        return Err(lost(lease));
-    }
-    Ok(())
+    );
+    let params = params![
+        lease.job_id,
+        lease.owner,
+        lease.attempt,
+        state,
+        result,
+        now_micros(),
+    ];
+    fenced(conn, &sql, params, lease)
 }
 
-/// Completes many leased attempts with one fenced statement; one result per input.
-pub(super) async fn complete_many(
-    conn: &mut SqliteConnection,
-    done: Vec<(Lease, Value)>,
+/// Completes many leased attempts; one result per input (a stale lease fails only its
+/// own entry).
+pub(super) fn complete_many(
+    conn: &Connection,
+    done: &[(Lease, String)],
 ) -> Result<Vec<Result<()>>> {
-    // One UPDATE joined with the batch as a JSON array instead of one UPDATE per job:
-    // each statement is a round trip to sqlx's SQLite worker thread.
-    let batch: Vec<Value> = done
-        .iter()
-        .map(|(lease, result)| {
-            serde_json::json!({
-                "id": hex::encode(lease.job_id.as_bytes()),
-                "o": lease.owner,
-                "a": lease.attempt,
-                "r": result,
-            })
-        })
-        .collect();
-    let now = now_micros();
-    let updated: Vec<Uuid> = sqlx::query_scalar(
-        "UPDATE jobs SET state = 'succeeded', result = d.value -> '$.r', finished_at = ?1,
-             updated_at = ?1, lease_expires_at = NULL
-         FROM json_each(?2) AS d
-         WHERE jobs.id = unhex(d.value ->> '$.id') AND jobs.lease_owner = d.value ->> '$.o'
-             AND jobs.attempt = d.value ->> '$.a' AND jobs.state = 'running'
-         RETURNING jobs.id",
-    )
-    .bind(now)
-    .bind(to_json(&batch))
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(QueueError::db("completing jobs"))?;
-    let updated: std::collections::HashSet<Uuid> = updated.into_iter().collect();
-    Ok(done
-        .iter()
-        .map(|(lease, _)| {
-            if updated.contains(&lease.job_id) {
-                Ok(())
-            } else {
-                Err(lost(lease))
-            }
-        })
-        .collect())
+    let mut answers = Vec::with_capacity(done.len());
+    for (lease, result) in done {
+        match finish(conn, lease, "succeeded", Some(result)) {
+            Err(error @ QueueError::Database { .. }) => return Err(error),
+            answer => answers.push(answer),
+        }
+    }
+    Ok(answers)
 }
 
 /// Records a failed attempt: back to `retrying` after `delay`, or `failed`.
-pub(super) async fn fail(
-    conn: &mut SqliteConnection,
-    lease: Lease,
-    error: JobError,
+pub(super) fn fail(
+    conn: &Connection,
+    lease: &Lease,
+    error: &JobError,
     delay: Duration,
 ) -> Result<FailOutcome> {
     let now = now_micros();
     let retry_at = now.saturating_add(duration_micros(delay));
     // A job whose owner asked to cancel is not retried.
-    let row: Option<(String, i64)> = sqlx::query_as(&format!(
-        "UPDATE jobs SET
-             state = CASE WHEN ?1 AND attempt < max_attempts AND NOT cancel_requested
-                          THEN 'retrying' ELSE 'failed' END,
-             run_at = CASE WHEN ?1 AND attempt < max_attempts AND NOT cancel_requested
-                           THEN ?2 ELSE run_at END,
-             finished_at = CASE WHEN ?1 AND attempt < max_attempts AND NOT cancel_requested
-                                THEN NULL ELSE ?3 END,
-             error = ?4, updated_at = ?3, lease_expires_at = NULL
-         WHERE {FENCE_5}
-         RETURNING state, run_at"
-    ))
-    .bind(error.retryable)
-    .bind(retry_at)
-    .bind(now)
-    .bind(to_json(&error))
-    .bind(lease.job_id)
-    .bind(&lease.owner)
-    .bind(lease.attempt as i64)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(QueueError::db("recording a failed attempt"))?;
+    let row: Option<(String, i64)> = conn
+        .prepare_cached(&format!(
+            "UPDATE jobs SET
+                 state = CASE WHEN ?4 AND attempt < max_attempts AND NOT cancel_requested
+                              THEN 'retrying' ELSE 'failed' END,
+                 run_at = CASE WHEN ?4 AND attempt < max_attempts AND NOT cancel_requested
+                               THEN ?5 ELSE run_at END,
+                 finished_at = CASE WHEN ?4 AND attempt < max_attempts AND NOT cancel_requested
+                                    THEN NULL ELSE ?6 END,
+                 error = ?7, updated_at = ?6, lease_expires_at = NULL
+             WHERE {FENCE}
+             RETURNING state, run_at"
+        ))
+        .and_then(|mut s| {
+            s.query_row(
+                params![
+                    lease.job_id,
+                    lease.owner,
+                    lease.attempt,
+                    error.retryable,
+                    retry_at,
+                    now,
+                    to_json(error),
+                ],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+        })
+        .map_err(QueueError::db("recording a failed attempt"))?;
     match row {
-        None => Err(lost(&lease)),
+        None => Err(lost(lease)),
         Some((state, run_at)) if state == "retrying" => Ok(FailOutcome::Retrying {
             run_at: chrono::DateTime::from_timestamp_micros(run_at).unwrap_or_default(),
         }),
@@ -364,13 +340,8 @@ pub(super) async fn fail(
 }
 
 /// The owner cancels: queued/retrying jobs end at once, running ones get a request.
-pub(super) async fn cancel(
-    conn: &mut SqliteConnection,
-    id: Uuid,
-    owner: String,
-) -> Result<Option<Job>> {
-    let now = now_micros();
-    let row = sqlx::query(
+pub(super) fn cancel(conn: &Connection, id: Uuid, owner: &str) -> Result<Option<Job>> {
+    let sql = format!(
         "UPDATE jobs SET
              state = CASE WHEN state IN ('queued', 'retrying') THEN 'cancelled' ELSE state END,
              finished_at = CASE WHEN state IN ('queued', 'retrying') THEN ?1 ELSE finished_at END,
@@ -378,86 +349,78 @@ pub(super) async fn cancel(
              updated_at = CASE WHEN state IN ('queued', 'retrying', 'running') THEN ?1
                                ELSE updated_at END
          WHERE id = ?2 AND owner = ?3
-         RETURNING *",
-    )
-    .bind(now)
-    .bind(id)
-    .bind(owner)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(QueueError::db("cancelling a job"))?;
-    row.as_ref().map(rows::job).transpose()
+         RETURNING {JOB_COLUMNS}"
+    );
+    let jobs = query_jobs(
+        conn,
+        &sql,
+        params![now_micros(), id, owner],
+        "cancelling a job",
+    )?;
+    Ok(jobs.into_iter().next())
 }
 
 /// Deletes one of the owner's jobs.
-pub(super) async fn delete(conn: &mut SqliteConnection, id: Uuid, owner: String) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM jobs WHERE id = ? AND owner = ?")
-        .bind(id)
-        .bind(owner)
-        .execute(&mut *conn)
-        .await
+pub(super) fn delete(conn: &Connection, id: Uuid, owner: &str) -> Result<bool> {
+    let deleted = conn
+        .prepare_cached("DELETE FROM jobs WHERE id = ? AND owner = ?")
+        .and_then(|mut s| s.execute(params![id, owner]))
         .map_err(QueueError::db("deleting a job"))?;
-    Ok(done.rows_affected() > 0)
+    Ok(deleted > 0)
 }
 
 /// Expired leases: back to `retrying` (attempts left), else `failed`; a job whose owner
 /// asked to cancel ends `cancelled` instead.
-pub(super) async fn rescue_expired(conn: &mut SqliteConnection) -> Result<u64> {
-    let now = now_micros();
-    let done = sqlx::query(
-        "UPDATE jobs SET
-             state = CASE WHEN cancel_requested THEN 'cancelled'
-                          WHEN attempt < max_attempts THEN 'retrying' ELSE 'failed' END,
-             finished_at = CASE WHEN cancel_requested OR attempt >= max_attempts
-                                THEN ?1 ELSE NULL END,
-             error = ?2, run_at = ?1, updated_at = ?1, lease_expires_at = NULL
-         WHERE state = 'running' AND lease_expires_at < ?1",
-    )
-    .bind(now)
-    .bind(to_json(&lease_expired_error()))
-    .execute(&mut *conn)
-    .await
-    .map_err(QueueError::db("rescuing expired leases"))?;
-    Ok(done.rows_affected())
+pub(super) fn rescue_expired(conn: &Connection) -> Result<u64> {
+    let rescued = conn
+        .prepare_cached(
+            "UPDATE jobs SET
+                 state = CASE WHEN cancel_requested THEN 'cancelled'
+                              WHEN attempt < max_attempts THEN 'retrying' ELSE 'failed' END,
+                 finished_at = CASE WHEN cancel_requested OR attempt >= max_attempts
+                                    THEN ?1 ELSE NULL END,
+                 error = ?2, run_at = ?1, updated_at = ?1, lease_expires_at = NULL
+             WHERE state = 'running' AND lease_expires_at < ?1",
+        )
+        .and_then(|mut s| s.execute(params![now_micros(), to_json(&lease_expired_error())]))
+        .map_err(QueueError::db("rescuing expired leases"))?;
+    Ok(rescued as u64)
 }
 
 /// Deletes up to `limit` terminal jobs finished before `before`; returns their ids.
-pub(super) async fn prune_chunk(
-    conn: &mut SqliteConnection,
-    before: i64,
-    limit: i64,
-) -> Result<Vec<Uuid>> {
-    sqlx::query_scalar(
-        "DELETE FROM jobs WHERE id IN (
-             SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled')
-                 AND finished_at < ? LIMIT ?)
-         RETURNING id",
-    )
-    .bind(before)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(QueueError::db("pruning finished jobs"))
+pub(super) fn prune_chunk(conn: &Connection, before: i64, limit: i64) -> Result<Vec<Uuid>> {
+    let context = "pruning finished jobs";
+    let mut statement = conn
+        .prepare_cached(
+            "DELETE FROM jobs WHERE id IN (
+                 SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled')
+                     AND finished_at < ? LIMIT ?)
+             RETURNING id",
+        )
+        .map_err(QueueError::db(context))?;
+    let ids = statement
+        .query_map(params![before, limit], |row| row.get(0))
+        .and_then(|ids| ids.collect::<rusqlite::Result<Vec<Uuid>>>())
+        .map_err(QueueError::db(context))?;
+    Ok(ids)
 }
 
 /// Stores a new API key by its hash.
-pub(super) async fn create_key(
-    conn: &mut SqliteConnection,
-    name: String,
+pub(super) fn create_key(
+    conn: &Connection,
+    name: &str,
     admin: bool,
-    key_hash: String,
+    key_hash: &str,
 ) -> Result<KeyInfo> {
-    let row = sqlx::query(
-        "INSERT INTO api_keys (id, name, admin, key_hash, created_at) VALUES (?, ?, ?, ?, ?)
-         RETURNING *",
-    )
-    .bind(Uuid::now_v7())
-    .bind(name)
-    .bind(admin)
-    .bind(key_hash)
-    .bind(now_micros())
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(QueueError::db("creating an API key"))?;
-    rows::key(&row)
+    conn.prepare_cached(&format!(
+        "INSERT INTO api_keys (id, name, admin, key_hash, created_at)
+         VALUES (?, ?, ?, ?, ?) RETURNING {KEY_COLUMNS}"
+    ))
+    .and_then(|mut s| {
+        s.query_row(
+            params![Uuid::now_v7(), name, admin, key_hash, now_micros()],
+            |row| Ok(rows::key(row)),
+        )
+    })
+    .map_err(QueueError::db("creating an API key"))?
 }

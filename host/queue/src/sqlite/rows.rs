@@ -1,14 +1,24 @@
 //! Decoding SQLite rows and the SQLite column encodings (micros, JSON text, BLOB ids).
 
 use chrono::{DateTime, Utc};
+use rusqlite::Row;
+use rusqlite::types::FromSql;
 use serde_json::Value;
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
 use crate::error::{QueueError, Result};
 use crate::keys::KeyInfo;
 use crate::model::{Job, JobError, JobState, Progress};
+
+/// The `jobs` columns every job-returning statement selects, in the order [`job`] reads
+/// them (`SELECT {JOB_COLUMNS}` / `RETURNING {JOB_COLUMNS}`).
+pub(super) const JOB_COLUMNS: &str = "id, owner, pipeline, lane, priority, state, attempt, \
+     max_attempts, input, params, result, error, progress_processed, progress_total, \
+     progress_at, cancel_requested, idempotency_key, lease_owner, lease_expires_at, \
+     created_at, updated_at, started_at, finished_at, run_at";
+
+/// The `api_keys` columns [`key`] reads, in order.
+pub(super) const KEY_COLUMNS: &str = "id, name, admin, created_at";
 
 /// Microseconds since the epoch, the stored form of every timestamp.
 pub(super) fn micros(at: DateTime<Utc>) -> i64 {
@@ -40,26 +50,27 @@ fn json(id: &str, column: &str, text: &str) -> Result<Value> {
     serde_json::from_str(text).map_err(|e| corrupt(id, format!("{column} is not JSON: {e}")))
 }
 
-fn get<'r, T>(row: &'r SqliteRow, column: &str) -> Result<T>
-where
-    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
-{
-    row.try_get(column)
-        .map_err(QueueError::db("decoding a job row"))
+fn get<T: FromSql>(row: &Row<'_>, index: usize) -> Result<T> {
+    row.get(index).map_err(QueueError::db("decoding a row"))
 }
 
-/// Decodes a full `jobs` row (`SELECT *` / `RETURNING *`).
-pub(super) fn job(row: &SqliteRow) -> Result<Job> {
-    let id: Uuid = get(row, "id")?;
+/// Decodes a `jobs` row selected as [`JOB_COLUMNS`].
+pub(super) fn job(row: &Row<'_>) -> Result<Job> {
+    job_at(row, 0)
+}
+
+/// Decodes [`JOB_COLUMNS`] starting at column `base`.
+pub(super) fn job_at(row: &Row<'_>, base: usize) -> Result<Job> {
+    let id: Uuid = get(row, base)?;
     let key = id.to_string();
     let key = key.as_str();
-    let state: String = get(row, "state")?;
-    let error: Option<String> = get(row, "error")?;
-    let result: Option<String> = get(row, "result")?;
+    let state: String = get(row, base + 5)?;
+    let result: Option<String> = get(row, base + 10)?;
+    let error: Option<String> = get(row, base + 11)?;
     let progress = match (
-        get::<Option<i64>>(row, "progress_processed")?,
-        get::<Option<i64>>(row, "progress_total")?,
-        get::<Option<i64>>(row, "progress_at")?,
+        get::<Option<i64>>(row, base + 12)?,
+        get::<Option<i64>>(row, base + 13)?,
+        get::<Option<i64>>(row, base + 14)?,
     ) {
         (Some(processed), Some(total), Some(at)) => Some(Progress {
             processed: processed.max(0) as u64,
@@ -70,15 +81,15 @@ pub(super) fn job(row: &SqliteRow) -> Result<Job> {
     };
     Ok(Job {
         id,
-        owner: get(row, "owner")?,
-        pipeline: get(row, "pipeline")?,
-        lane: get(row, "lane")?,
-        priority: get(row, "priority")?,
+        owner: get(row, base + 1)?,
+        pipeline: get(row, base + 2)?,
+        lane: get(row, base + 3)?,
+        priority: get(row, base + 4)?,
         state: state.parse::<JobState>().map_err(|e| corrupt(key, e))?,
-        attempt: get::<i64>(row, "attempt")? as u32,
-        max_attempts: get::<i64>(row, "max_attempts")? as u32,
-        input: json(key, "input", &get::<String>(row, "input")?)?,
-        params: json(key, "params", &get::<String>(row, "params")?)?,
+        attempt: get::<i64>(row, base + 6)? as u32,
+        max_attempts: get::<i64>(row, base + 7)? as u32,
+        input: json(key, "input", &get::<String>(row, base + 8)?)?,
+        params: json(key, "params", &get::<String>(row, base + 9)?)?,
         result: result.map(|text| json(key, "result", &text)).transpose()?,
         error: error
             .map(|text| {
@@ -87,25 +98,25 @@ pub(super) fn job(row: &SqliteRow) -> Result<Job> {
             })
             .transpose()?,
         progress,
-        cancel_requested: get(row, "cancel_requested")?,
-        idempotency_key: get(row, "idempotency_key")?,
-        lease_owner: get(row, "lease_owner")?,
-        lease_expires_at: opt_time(key, "lease_expires_at", get(row, "lease_expires_at")?)?,
-        created_at: time(key, "created_at", get(row, "created_at")?)?,
-        updated_at: time(key, "updated_at", get(row, "updated_at")?)?,
-        started_at: opt_time(key, "started_at", get(row, "started_at")?)?,
-        finished_at: opt_time(key, "finished_at", get(row, "finished_at")?)?,
-        run_at: time(key, "run_at", get(row, "run_at")?)?,
+        cancel_requested: get(row, base + 15)?,
+        idempotency_key: get(row, base + 16)?,
+        lease_owner: get(row, base + 17)?,
+        lease_expires_at: opt_time(key, "lease_expires_at", get(row, base + 18)?)?,
+        created_at: time(key, "created_at", get(row, base + 19)?)?,
+        updated_at: time(key, "updated_at", get(row, base + 20)?)?,
+        started_at: opt_time(key, "started_at", get(row, base + 21)?)?,
+        finished_at: opt_time(key, "finished_at", get(row, base + 22)?)?,
+        run_at: time(key, "run_at", get(row, base + 23)?)?,
     })
 }
 
-/// Decodes an `api_keys` row.
-pub(super) fn key(row: &SqliteRow) -> Result<KeyInfo> {
-    let id: Uuid = get(row, "id")?;
+/// Decodes an `api_keys` row selected as [`KEY_COLUMNS`].
+pub(super) fn key(row: &Row<'_>) -> Result<KeyInfo> {
+    let id: Uuid = get(row, 0)?;
     Ok(KeyInfo {
         id,
-        name: get(row, "name")?,
-        admin: get(row, "admin")?,
-        created_at: time(&id.to_string(), "created_at", get(row, "created_at")?)?,
+        name: get(row, 1)?,
+        admin: get(row, 2)?,
+        created_at: time(&id.to_string(), "created_at", get(row, 3)?)?,
     })
 }

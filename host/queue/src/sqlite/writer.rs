@@ -1,21 +1,28 @@
-//! The single SQLite writer with group commit.
+//! The single SQLite writer with group commit, on a thread of its own.
 //!
 //! SQLite allows one writer at a time, and a commit costs far more than a row. So every
-//! write of this process goes through one task that owns the only write connection: it
+//! write of this process goes through one thread that owns the only write connection: it
 //! takes whatever operations are waiting (up to [`MAX_BATCH`]), runs them all in one
 //! `BEGIN IMMEDIATE` transaction, commits once, and only then answers each caller. Under
 //! load batches form by themselves while the previous commit runs; when idle a lone
 //! operation commits at once, so no artificial delay is added.
 //!
+//! The thread calls SQLite directly: a batch of any size costs one hand-off from the async
+//! callers to the thread and one answer back per caller, not a round trip per statement.
+//! WAL checkpoints, the other large cost of a write-heavy SQLite, run on a second thread
+//! with its own connection (`PASSIVE`, so they never block the writer), and
+//! automatic checkpoints on the writer's commits are turned off.
+//!
 //! Operations must not write anything before returning a non-database error (e.g.
 //! `LeaseLost`): only a database error aborts the batch, and then every caller in it gets
 //! that error because nothing of the batch was committed.
 
-use std::future::Future;
-use std::pin::Pin;
+use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-use sqlx::{Connection, SqliteConnection};
+use rusqlite::Connection;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::error::{QueueError, Result};
@@ -24,14 +31,13 @@ use crate::error::{QueueError, Result};
 const MAX_BATCH: usize = 512;
 /// Waiting operations before callers are slowed down (back-pressure).
 const CHANNEL_CAPACITY: usize = 8192;
-
-/// A boxed future borrowing the connection.
-pub(super) type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// How often the checkpointer copies committed WAL pages into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 /// One caller's operation, type-erased so one channel carries them all.
 trait WriteOp: Send {
     /// Runs inside the batch transaction. `Err` means a database error: abort the batch.
-    fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFut<'c, Result<()>>;
+    fn run(&mut self, conn: &Connection) -> Result<()>;
     /// Answers the caller once the batch committed (`Ok`) or failed (`Err`).
     fn finish(self: Box<Self>, batch: Result<()>);
     /// Whether a successful commit may have made jobs claimable.
@@ -48,19 +54,17 @@ struct Op<R, F> {
 impl<R, F> WriteOp for Op<R, F>
 where
     R: Send + 'static,
-    F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFut<'c, Result<R>> + Send,
+    F: FnOnce(&Connection) -> Result<R> + Send,
 {
-    fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFut<'c, Result<()>> {
-        Box::pin(async move {
-            let work = self.work.take().ok_or(QueueError::Closed)?;
-            let outcome = work(conn).await;
-            let abort = match &outcome {
-                Err(error @ QueueError::Database { .. }) => Err(error.clone()),
-                _ => Ok(()),
-            };
-            self.outcome = Some(outcome);
-            abort
-        })
+    fn run(&mut self, conn: &Connection) -> Result<()> {
+        let work = self.work.take().ok_or(QueueError::Closed)?;
+        let outcome = work(conn);
+        let abort = match &outcome {
+            Err(error @ QueueError::Database { .. }) => Err(error.clone()),
+            _ => Ok(()),
+        };
+        self.outcome = Some(outcome);
+        abort
     }
 
     fn finish(self: Box<Self>, batch: Result<()>) {
@@ -82,26 +86,48 @@ enum Msg {
     Close(oneshot::Sender<()>),
 }
 
-/// Handle to the writer task; cheap to clone.
+/// Handle to the writer thread; cheap to clone.
 #[derive(Clone)]
 pub(super) struct Writer {
     tx: mpsc::Sender<Msg>,
 }
 
 impl Writer {
-    /// Starts the task on `conn`. `wake` is signalled after commits that may have made
-    /// jobs claimable.
-    pub(super) fn spawn(conn: SqliteConnection, wake: Arc<Notify>) -> Writer {
+    /// Starts the writer thread on `conn` (the database at `path`) and its checkpointer.
+    /// `wake` is signalled after commits that may have made jobs claimable.
+    pub(super) fn spawn(path: &Path, conn: Connection, wake: Arc<Notify>) -> Result<Writer> {
+        let checkpoints = super::schema::open_checkpointer(path)?;
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(QueueError::db("handing checkpoints to their thread"))?;
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
-        tokio::spawn(run(conn, rx, wake));
-        Writer { tx }
+        let (alive, writer_gone) = std::sync::mpsc::channel::<()>();
+        let commits = Arc::new(AtomicU64::new(0));
+        let committed = commits.clone();
+        let start = |name: &str, body: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(body)
+                .map_err(QueueError::db("starting a SQLite thread"))
+        };
+        start(
+            "sqlite-checkpoint",
+            Box::new(move || checkpoint(&checkpoints, &committed, &writer_gone)),
+        )?;
+        start(
+            "sqlite-writer",
+            Box::new(move || {
+                run(conn, rx, &wake, &commits);
+                drop(alive);
+            }),
+        )?;
+        Ok(Writer { tx })
     }
 
     /// Runs `work` in the next batch and returns its result once committed.
     pub(super) async fn call<R, F>(&self, wakes: bool, work: F) -> Result<R>
     where
         R: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFut<'c, Result<R>> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<R> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let op = Op {
@@ -117,7 +143,7 @@ impl Writer {
         answer.await.map_err(|_| QueueError::Closed)?
     }
 
-    /// Finishes pending operations, closes the connection and stops the task.
+    /// Finishes pending operations, closes the connection and stops the thread.
     pub(super) async fn close(&self) {
         let (done, closed) = oneshot::channel();
         if self.tx.send(Msg::Close(done)).await.is_ok() {
@@ -126,10 +152,10 @@ impl Writer {
     }
 }
 
-async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>, wake: Arc<Notify>) {
+fn run(conn: Connection, mut rx: mpsc::Receiver<Msg>, wake: &Notify, commits: &AtomicU64) {
     let mut batch: Vec<Box<dyn WriteOp>> = Vec::with_capacity(MAX_BATCH);
     let mut closing = None;
-    while let Some(first) = rx.recv().await {
+    while let Some(first) = rx.blocking_recv() {
         match first {
             Msg::Op(op) => batch.push(op),
             Msg::Close(done) => closing = Some(done),
@@ -142,7 +168,8 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>, wake: Arc<
             }
         }
         if !batch.is_empty() {
-            let outcome = commit_batch(&mut conn, &mut batch).await;
+            let outcome = commit_batch(&conn, &mut batch);
+            commits.fetch_add(1, Ordering::Relaxed);
             if let Err(error) = &outcome {
                 tracing::warn!(%error, ops = batch.len(), "sqlite write batch rolled back");
             }
@@ -159,25 +186,46 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>, wake: Arc<
         }
         if let Some(done) = closing.take() {
             rx.close();
-            let _ = conn.close().await;
+            drop(conn);
             let _ = done.send(());
             return;
         }
     }
-    let _ = conn.close().await;
 }
 
-async fn commit_batch(conn: &mut SqliteConnection, batch: &mut [Box<dyn WriteOp>]) -> Result<()> {
+/// Checkpoints every [`CHECKPOINT_EVERY`] when the writer committed since the last one,
+/// until the writer thread ends (its end drops the sender of `writer_gone`).
+fn checkpoint(conn: &Connection, commits: &AtomicU64, writer_gone: &std::sync::mpsc::Receiver<()>) {
+    use std::sync::mpsc::RecvTimeoutError;
+    let mut seen = 0;
+    while let Err(RecvTimeoutError::Timeout) = writer_gone.recv_timeout(CHECKPOINT_EVERY) {
+        let now = commits.load(Ordering::Relaxed);
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        if let Err(error) = done {
+            tracing::warn!(%error, "sqlite checkpoint failed; retrying");
+        }
+    }
+}
+
+fn commit_batch(conn: &Connection, batch: &mut [Box<dyn WriteOp>]) -> Result<()> {
     // IMMEDIATE takes the write lock up front: a deferred transaction that reads first
     // could fail with SQLITE_BUSY on upgrade when another process writes the same file.
-    let mut tx = conn
-        .begin_with("BEGIN IMMEDIATE")
-        .await
+    conn.execute_batch("BEGIN IMMEDIATE")
         .map_err(QueueError::db("starting a write transaction"))?;
-    for op in batch.iter_mut() {
-        op.run(&mut tx).await?;
+    let ran = batch.iter_mut().try_for_each(|op| op.run(conn));
+    let ended = match ran {
+        Ok(()) => conn
+            .execute_batch("COMMIT")
+            .map_err(QueueError::db("committing a write batch")),
+        Err(error) => Err(error),
+    };
+    if ended.is_err() && !conn.is_autocommit() {
+        // Nothing of a failed batch may stay: the next batch starts a fresh transaction.
+        let _ = conn.execute_batch("ROLLBACK");
     }
-    tx.commit()
-        .await
-        .map_err(QueueError::db("committing a write batch"))
+    ended
 }

@@ -38,8 +38,11 @@ impl Ctx {
     pub async fn raw_strings(&self, sql: &str) -> Vec<String> {
         match self.backend {
             Backend::Sqlite => {
-                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
-                sqlx::query_scalar(sql).fetch_all(&mut conn).await.unwrap()
+                let path = self.url.strip_prefix("sqlite://").unwrap();
+                let conn = rusqlite::Connection::open(path).unwrap();
+                let mut statement = conn.prepare(sql).unwrap();
+                let found = statement.query_map([], |row| row.get(0)).unwrap();
+                found.collect::<Result<_, _>>().unwrap()
             }
             Backend::Postgres => {
                 let mut conn = PgConnection::connect(&self.url).await.unwrap();
