@@ -47,7 +47,8 @@ pub enum StepFailure {
     /// The guest's call stack overflowed (usually unbounded recursion).
     #[error("stack overflow in plugin (unbounded recursion?)")]
     StackOverflow,
-    /// The guest panicked.
+    /// The guest panicked. (A panic the guest marked as its input's fault is reported as
+    /// `Plugin { kind: InvalidInput }` instead: see `run.rs`.)
     #[error("plugin panicked: {message}")]
     Panicked {
         /// The panic message the guest printed, if any.

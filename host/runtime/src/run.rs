@@ -345,7 +345,7 @@ fn classify(error: &wasmtime::Error, state: &mut StepState, limits: &StepLimits)
     match error.downcast_ref::<Trap>() {
         Some(Trap::StackOverflow) => StepFailure::StackOverflow,
         Some(Trap::UnreachableCodeReached) => match panic_message(&state.stderr.contents()) {
-            Some(message) => StepFailure::Panicked { message },
+            Some((message, place)) => panicked(message, place),
             None => StepFailure::Trapped { message: "unreachable code reached".into() },
         },
         Some(Trap::MemoryOutOfBounds) => StepFailure::Trapped {
@@ -357,8 +357,30 @@ fn classify(error: &wasmtime::Error, state: &mut StepState, limits: &StepLimits)
     }
 }
 
-/// The message of a Rust panic as the guest printed it to stderr.
-fn panic_message(stderr: &[u8]) -> Option<String> {
+/// Starts the message of a panic the guest attributes to its input: the SDK's
+/// `panic::INVALID_INPUT_MARK`, printed by its `PanicNote` (the two must agree). Used where
+/// a library the plugin calls aborts on bad input instead of returning an error (rav1d 1.1
+/// on a damaged AV1 frame, memorysafety/rav1d#1497). Such a run is reported as the
+/// guest's `invalid-input` error with the note as its message: a guest could return that
+/// error anyway, so the mark grants nothing.
+const INVALID_INPUT_MARK: &str = "[framepipe:invalid-input] ";
+
+/// The failure for a guest panic: `INVALID_INPUT` when the guest marked it so, else a panic.
+fn panicked(message: String, place: String) -> StepFailure {
+    match message.strip_prefix(INVALID_INPUT_MARK) {
+        // The note names the place itself.
+        Some(note) => StepFailure::Plugin {
+            kind: PluginErrorKind::InvalidInput,
+            message: note.to_owned(),
+        },
+        None => StepFailure::Panicked {
+            message: format!("{message} (at {place})"),
+        },
+    }
+}
+
+/// The message and place of a Rust panic as the guest printed it to stderr.
+fn panic_message(stderr: &[u8]) -> Option<(String, String)> {
     let text = String::from_utf8_lossy(stderr);
     let at = text.find("panicked at")?;
     let rest = &text[at..];
@@ -367,9 +389,10 @@ fn panic_message(stderr: &[u8]) -> Option<String> {
     let location = lines
         .next()?
         .trim_start_matches("panicked at ")
-        .trim_end_matches(':');
+        .trim_end_matches(':')
+        .to_owned();
     let message: Vec<&str> = lines.take_while(|l| !l.starts_with("note:")).collect();
-    Some(format!("{} (at {location})", message.join(" ").trim()))
+    Some((message.join(" ").trim().to_owned(), location))
 }
 
 fn plugin_kind(kind: ErrorKind) -> PluginErrorKind {
@@ -384,13 +407,41 @@ fn plugin_kind(kind: ErrorKind) -> PluginErrorKind {
 
 #[cfg(test)]
 mod tests {
+    use super::{panic_message, panicked};
+    use crate::error::{PluginErrorKind, StepFailure};
+
+    fn failure(stderr: &[u8]) -> StepFailure {
+        let (message, place) = panic_message(stderr).unwrap();
+        panicked(message, place)
+    }
+
     #[test]
     fn reads_a_rust_panic_message() {
         let stderr = b"\nthread '<unnamed>' panicked at src/lib.rs:80:27:\nboom on purpose\nnote: run with `RUST_BACKTRACE=1`\n";
+        let f = failure(stderr);
+        assert_eq!(f.code(), "PLUGIN_PANICKED");
         assert_eq!(
-            super::panic_message(stderr).unwrap(),
-            "boom on purpose (at src/lib.rs:80:27)"
+            f.to_string(),
+            "plugin panicked: boom on purpose (at src/lib.rs:80:27)"
         );
-        assert_eq!(super::panic_message(b"nothing here"), None);
+        assert_eq!(panic_message(b"nothing here"), None);
+    }
+
+    #[test]
+    fn a_panic_marked_as_bad_input_is_invalid_input() {
+        let stderr = b"\nthread '<unnamed>' panicked at rav1d-1.1.0/src/decode.rs:4997:33:\n[framepipe:invalid-input] the AV1 stream is damaged (boom at rav1d-1.1.0/src/decode.rs:4997:33)\n\n";
+        match failure(stderr) {
+            StepFailure::Plugin { kind, message } => {
+                assert_eq!(kind, PluginErrorKind::InvalidInput);
+                assert_eq!(
+                    message,
+                    "the AV1 stream is damaged (boom at rav1d-1.1.0/src/decode.rs:4997:33)"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // The mark counts only at the start of the message.
+        let stderr = b"thread 'x' panicked at a.rs:1:1:\nsaid [framepipe:invalid-input] late\n";
+        assert_eq!(failure(stderr).code(), "PLUGIN_PANICKED");
     }
 }

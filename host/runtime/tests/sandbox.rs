@@ -198,6 +198,24 @@ async fn a_panic_is_reported_with_its_message() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_the_guest_blames_on_its_input_is_invalid_input() {
+    let rt = runtime();
+    let (p, noop) = (plugin(&rt, "chaos").await, plugin(&rt, "noop").await);
+    let f = failure(chaos(&rt, &p, "input-panic", limits()).await);
+    assert_eq!(f.code(), "INVALID_INPUT", "{f}");
+    assert!(!f.retryable());
+    let message = f.to_string();
+    assert!(
+        message.starts_with(
+            "chaos: the input is damaged (on purpose) (a library gave up on the input at "
+        ),
+        "{message}"
+    );
+    assert!(!message.contains("[framepipe:"), "{message}");
+    good_step_still_runs(&rt, &noop).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_output_flood_hits_the_output_cap_and_leaves_no_file() {
     let rt = runtime();
     let (p, noop) = (plugin(&rt, "chaos").await, plugin(&rt, "noop").await);

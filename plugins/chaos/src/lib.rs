@@ -2,7 +2,7 @@
 //! way (loops, allocates without end, recurses, panics, floods output or log, reads past
 //! the end of its input). The host must stop each one with its own typed error and go on.
 
-use framepipe_plugin_sdk::{Context, Descriptor, LogLevel, Plugin, Port, StepError};
+use framepipe_plugin_sdk::{Context, Descriptor, LogLevel, PanicNote, Plugin, Port, StepError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -21,6 +21,8 @@ enum Mode {
     Recursion,
     /// Panics.
     Panic,
+    /// Panics under a `PanicNote`, as when a library aborts on damaged input.
+    InputPanic,
     /// Writes artifact bytes without end.
     OutputFlood,
     /// Logs without end.
@@ -56,7 +58,7 @@ impl Plugin for Chaos {
         Descriptor::new("chaos", env!("CARGO_PKG_VERSION"), "Misbehaves on purpose, for sandbox tests.")
             .config_schema(
                 r#"{"type":"object","required":["mode"],"additionalProperties":false,"properties":{
-                    "mode":{"enum":["ok","loop","alloc","recursion","panic","output-flood","log-flood","read-past-end","polite","work","unavailable"]},
+                    "mode":{"enum":["ok","loop","alloc","recursion","panic","input-panic","output-flood","log-flood","read-past-end","polite","work","unavailable"]},
                     "ms":{"type":"integer","minimum":0}}}"#,
             )
             .input(Port::new("input", &["*/*"], "Read by read-past-end.").optional())
@@ -81,6 +83,10 @@ impl Plugin for Chaos {
             }
             Mode::Recursion => Ok(json!({"depth": recurse(std::hint::black_box(1))})),
             Mode::Panic => panic!("chaos plugin panicked on purpose"),
+            Mode::InputPanic => {
+                let _note = PanicNote::invalid_input("chaos: the input is damaged (on purpose)");
+                panic!("a library gave up on the input")
+            }
             Mode::OutputFlood => {
                 let mut out = ctx.create_artifact("flood.bin", "application/octet-stream")?;
                 let chunk = vec![7u8; 1 << 16];
@@ -118,7 +124,9 @@ impl Plugin for Chaos {
                 }
                 Ok(json!({"mode": "work", "ms": config.ms}))
             }
-            Mode::Unavailable => Err(StepError::unavailable("chaos: the service it needs is down (on purpose)")),
+            Mode::Unavailable => Err(StepError::unavailable(
+                "chaos: the service it needs is down (on purpose)",
+            )),
         }
     }
 }

@@ -10,6 +10,10 @@ pub trait FrameDecoder {
 
     /// Forgets all state, before decoding from another keyframe.
     fn reset(&mut self);
+
+    /// Says which sample the next `decode` gets (index in decode order, presentation
+    /// time), for decoders that must explain a failure before it happens (see `av1`).
+    fn at(&mut self, _index: usize, _seconds: f64) {}
 }
 
 /// A decoder for the track's codec, set up from its codec configuration.
@@ -18,6 +22,7 @@ pub fn decoder_for(track: &VideoTrack) -> Result<Box<dyn FrameDecoder>> {
         Codec::H264 => Box::new(crate::h264::H264::new(&track.codec_config)?),
         Codec::Mjpeg => Box::new(crate::mjpeg::Mjpeg),
         Codec::Vp9 => Box::new(crate::vp9::Vp9::new()),
+        Codec::Av1 => Box::new(crate::av1::Av1::new(track)?),
     })
 }
 
@@ -27,6 +32,11 @@ pub fn profile(track: &VideoTrack) -> Option<String> {
         Codec::H264 => crate::h264::AvcConfig::parse(&track.codec_config)
             .ok()
             .map(|c| c.profile_name()),
-        Codec::Mjpeg | Codec::Vp9 => None,
+        Codec::Av1 if !track.codec_config.is_empty() => {
+            crate::av1::Av1Config::parse(&track.codec_config)
+                .ok()
+                .map(|c| c.profile_name())
+        }
+        Codec::Av1 | Codec::Mjpeg | Codec::Vp9 => None,
     }
 }

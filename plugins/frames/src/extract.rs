@@ -133,6 +133,8 @@ impl<'t, R: Read + Seek> Extractor<'t, R> {
                 return Err(MediaError::Cancelled);
             }
             self.read_sample(i)?;
+            let pts = self.track.samples[i].pts as f64 / f64::from(self.track.timescale);
+            self.decoder.at(i, pts);
             let want = i == target;
             let picture = self.decoder.decode(&self.buf, want).map_err(|e| {
                 self.position = None;

@@ -1,9 +1,11 @@
 //! The `frames` plugin: extracts frames from a video read by range from a host blob.
 //!
-//! The media modules know nothing of the SDK (they take `Read + Seek` and return RGB), so
-//! they are tested natively; `plugin` is the thin layer that talks to the host.
+//! The media modules make no host calls (they take `Read + Seek` and return RGB), so they
+//! are tested natively; `plugin` is the thin layer that talks to the host. (The AV1
+//! decoder uses the SDK's `PanicNote`, which is plain std.)
 #![deny(missing_docs)]
 
+pub mod av1;
 pub mod avi;
 pub mod config;
 pub mod decode;

@@ -27,17 +27,6 @@ impl MediaError {
     pub fn unsupported(message: impl Into<String>) -> Self {
         MediaError::Unsupported(message.into())
     }
-
-    /// The answer for AV1 tracks, in any container.
-    ///
-    /// AV1 is not decoded yet. The pure-Rust `rav1d` 1.1 builds for wasm32-wasip2 and
-    /// decoded correct frames natively (48.7 dB against ffmpeg), but with one thread, the
-    /// only mode wasm has, a damaged frame makes it panic inside an `extern "C"` function,
-    /// which aborts the process (a trap in the guest) instead of returning an error
-    /// (memorysafety/rav1d issue 1497, unfixed in 1.1.0). Revisit when a release has the fix.
-    pub fn av1_unsupported() -> Self {
-        MediaError::unsupported("AV1 is not supported yet")
-    }
 }
 
 impl fmt::Display for MediaError {
@@ -73,6 +62,8 @@ pub enum Codec {
     Mjpeg,
     /// VP9.
     Vp9,
+    /// AV1.
+    Av1,
 }
 
 impl Codec {
@@ -82,6 +73,7 @@ impl Codec {
             Codec::H264 => "h264",
             Codec::Mjpeg => "mjpeg",
             Codec::Vp9 => "vp9",
+            Codec::Av1 => "av1",
         }
     }
 }
@@ -106,7 +98,7 @@ pub struct VideoTrack {
     pub container: &'static str,
     /// The codec of the samples.
     pub codec: Codec,
-    /// Codec setup bytes (the `avcC` record for H.264), empty when none.
+    /// Codec setup bytes (the `avcC` record for H.264, `av1C` for AV1), empty when none.
     pub codec_config: Vec<u8>,
     /// Coded width and height in pixels, as the container declares them.
     pub width: u32,

@@ -177,10 +177,7 @@ fn video_track(tracks: &[u8]) -> Result<TrackInfo> {
             "V_MPEG4/ISO/AVC" => Codec::H264,
             "V_MJPEG" => Codec::Mjpeg,
             "V_VP9" => Codec::Vp9,
-            "V_AV1" => {
-                unsupported.get_or_insert(MediaError::av1_unsupported());
-                continue;
-            }
+            "V_AV1" => Codec::Av1,
             other => {
                 let name = match other {
                     "V_MPEGH/ISO/HEVC" => "hevc",

@@ -144,6 +144,12 @@ fn parse_moov(moov: &[u8], file_size: u64) -> Result<VideoTrack> {
                     MediaError::invalid("H.264 track without its decoder configuration (avcC)")
                 })?
                 .to_vec(),
+            Codec::Av1 => entry
+                .child(b"av1C")
+                .ok_or_else(|| {
+                    MediaError::invalid("AV1 track without its decoder configuration (av1C)")
+                })?
+                .to_vec(),
             Codec::Mjpeg | Codec::Vp9 => Vec::new(),
         };
         return Ok(VideoTrack {
@@ -170,7 +176,7 @@ fn codec_of(entry: &VisualEntry) -> Result<Codec> {
         b"avc1" | b"avc3" => Ok(Codec::H264),
         b"jpeg" | b"mjpa" | b"mjpg" | b"MJPG" => Ok(Codec::Mjpeg),
         b"vp09" => Ok(Codec::Vp9),
-        b"av01" => Err(MediaError::av1_unsupported()),
+        b"av01" => Ok(Codec::Av1),
         other => {
             let name = match other {
                 b"hvc1" | b"hev1" => "hevc".to_owned(),

@@ -145,16 +145,23 @@ fn corrupt_inputs_are_clear_errors() {
 }
 
 #[test]
+fn av1_is_decoded_in_matroska_and_mp4() {
+    // Named as unsupported until rav1d's abort on damaged frames was handled (see src/av1.rs).
+    for (name, container) in [("av1-720p.mkv", "matroska"), ("av1-720p.mp4", "mp4")] {
+        let (v, sink) = run_on(name, r#"{"at_seconds": 0}"#).unwrap();
+        assert_eq!(v["container"], container);
+        assert_eq!(v["codec"], "av1");
+        assert_eq!(v["profile"], "Main");
+        assert_eq!(v["frames"][0]["keyframe"], true);
+        assert_eq!(&sink.frames[0].2[..2], &[0xff, 0xd8]);
+    }
+}
+
+#[test]
 fn unsupported_codecs_are_named() {
     match run_on("hevc-720p.mp4", r#"{"at_seconds": 0}"#) {
         Err(MediaError::Unsupported(m)) => assert!(m.contains("hevc"), "{m}"),
         other => panic!("{:?}", other.map(|(v, _)| v)),
-    }
-    for av1 in ["av1-720p.mkv", "av1-720p.mp4"] {
-        match run_on(av1, r#"{"at_seconds": 0}"#) {
-            Err(MediaError::Unsupported(m)) => assert_eq!(m, "AV1 is not supported yet"),
-            other => panic!("{av1}: {:?}", other.map(|(v, _)| v)),
-        }
     }
     match run_on("vtest.avi", r#"{"at_seconds": 0}"#) {
         Err(MediaError::Unsupported(m)) => assert!(m.contains("msmpeg4v3"), "{m}"),

@@ -80,3 +80,11 @@ fn keyframe_720p_is_small() {
     peak_mib("vtest-h264.mp4", r#"{"mode": "exact", "at_seconds": 60}"#);
     peak_mib("mjpeg-720p.mkv", r#"{"mode": "exact", "count": 3}"#);
 }
+
+#[test]
+fn av1_exact_1080p_fits_well_under_64_mib() {
+    let p = peak_mib("av1-1080p.mkv", r#"{"mode": "exact", "at_seconds": 9.9}"#);
+    assert!(p < 48.0, "1080p AV1 exact seek peaked at {p:.1} MiB");
+    let p = peak_mib("av1-720p.mp4", r#"{"at_seconds": 5}"#);
+    assert!(p < 24.0, "720p AV1 keyframe peaked at {p:.1} MiB");
+}

@@ -97,3 +97,37 @@ fn mjpeg_in_avi() {
     check("mjpeg-720p.avi", 5.0, Mode::Exact, 150, 5.0);
     check("mjpeg-720p.avi", 9.99, Mode::Keyframe, 299, 299.0 / 30.0);
 }
+
+#[test]
+fn av1_in_matroska() {
+    check("av1-720p.mkv", 0.0, Mode::Keyframe, 0, 0.0);
+    check("av1-720p.mkv", 5.0, Mode::Keyframe, 120, 4.0);
+    check("av1-720p.mkv", 5.0, Mode::Exact, 150, 5.0);
+    // Matroska keeps milliseconds: frame 299 is at 9.967 s.
+    check("av1-720p.mkv", 9.99, Mode::Exact, 299, 9.967);
+}
+
+#[test]
+fn av1_in_mp4() {
+    check("av1-720p.mp4", 5.0, Mode::Keyframe, 120, 4.0);
+    check("av1-720p.mp4", 5.0, Mode::Exact, 150, 5.0);
+}
+
+#[test]
+fn av1_1080p_exact() {
+    check("av1-1080p.mkv", 5.0, Mode::Exact, 150, 5.0);
+    check("av1-1080p.mkv", 9.99, Mode::Exact, 299, 9.967);
+}
+
+#[test]
+fn vtest_av1_people_frames() {
+    check("vtest-av1.mkv", 30.0, Mode::Exact, 300, 30.0);
+    check("vtest-av1.mkv", 60.0, Mode::Exact, 600, 60.0);
+}
+
+#[test]
+fn av1_psnr_tells_neighbouring_frames_apart() {
+    let got = extract("av1-720p.mkv", 5.0, Mode::Exact).unwrap();
+    let p = psnr(&got.rgb, &reference("av1-720p.mkv", 120));
+    assert!(p < 30.0, "frame 150 vs 120: {p:.2} dB");
+}

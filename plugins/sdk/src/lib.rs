@@ -27,10 +27,12 @@ mod context;
 mod error;
 pub mod http;
 mod io;
+pub mod panic;
 
 pub use context::{Context, LogLevel};
 pub use error::{ErrorKind, StepError};
 pub use io::{Artifact, Blob, BlobReader};
+pub use panic::PanicNote;
 
 /// The raw bindings generated from `wit/plugin.wit`. Plugin authors do not need them.
 #[doc(hidden)]
