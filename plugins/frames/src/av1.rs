@@ -33,7 +33,7 @@ mod rav1d;
 
 use crate::decode::FrameDecoder;
 use crate::media::{MediaError, Result, Rgb, VideoTrack};
-use crate::yuv::Yuv420;
+
 use frame_header::{FrameStart, References};
 use framepipe_plugin_sdk::PanicNote;
 use obu::{SequenceHeader, kind};
@@ -324,25 +324,14 @@ impl FrameDecoder for Av1 {
             return Ok(None);
         }
         let full_range = self.sequence.as_ref().is_some_and(|s| s.full_range);
-        let p = picture.planes().ok_or_else(|| {
+        let planes = picture.planes(full_range).ok_or_else(|| {
             MediaError::unsupported(format!(
                 "AV1 pictures other than 8-bit 4:2:0 are not supported (got {} bits)",
                 picture.bit_depth()
             ))
         })?;
-        VideoTrack::check_dimensions(p.width as u32, p.height as u32)?;
-        Yuv420 {
-            width: p.width,
-            height: p.height,
-            y: p.y,
-            y_stride: p.y_stride,
-            u: p.u,
-            v: p.v,
-            c_stride: p.c_stride,
-            full_range,
-        }
-        .to_rgb()
-        .map(Some)
+        VideoTrack::check_dimensions(planes.width as u32, planes.height as u32)?;
+        planes.to_rgb().map(Some)
     }
 
     fn reset(&mut self) {

@@ -6,9 +6,9 @@
 //! decoder runs in a child process: this test binary again, running only `child`.
 
 mod common;
-use common::fixture;
+use common::{Discard, damaged, fixture};
 use frames::config::Config;
-use frames::job::{Sink, run};
+use frames::job::run;
 use frames::media::{MediaError, Sample};
 use serde_json::Value;
 use std::io::Cursor;
@@ -16,17 +16,6 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-
-struct Discard;
-impl Sink for Discard {
-    type Error = MediaError;
-    fn frame(&mut self, _: usize, _: usize, _: &str, _: &str, _: &[u8]) -> Result<(), MediaError> {
-        Ok(())
-    }
-    fn cancelled(&mut self) -> bool {
-        false
-    }
-}
 
 fn run_bytes(data: &[u8], config: &str) -> Result<Value, MediaError> {
     let config: Config = serde_json::from_str(config).unwrap();
@@ -328,14 +317,6 @@ fn flipped_bytes_in_frame_payloads_fail_cleanly() {
     }
 }
 
-/// xorshift64*: deterministic, so a failure is reproducible from its seed.
-fn next(state: &mut u64) -> u64 {
-    *state ^= *state >> 12;
-    *state ^= *state << 25;
-    *state ^= *state >> 27;
-    state.wrapping_mul(0x2545_F491_4F6C_DD1D)
-}
-
 /// Random damage anywhere (as tests/fuzz.rs does for the other codecs): 1 to 8 flipped
 /// bits, mostly in the first 96 KiB (index and first frames), sometimes a cut.
 #[test]
@@ -343,22 +324,7 @@ fn random_damage_fails_cleanly() {
     let original = std::fs::read(fixture("av1-720p.mkv")).unwrap();
     let mut counts = [0; 3];
     for seed in 1..=24u64 {
-        let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let mut data = original.clone();
-        let hot = data.len().min(96 << 10);
-        for _ in 0..1 + next(&mut rng) % 8 {
-            let span = if next(&mut rng).is_multiple_of(4) {
-                data.len()
-            } else {
-                hot
-            };
-            let at = (next(&mut rng) as usize) % span;
-            data[at] ^= 1 << (next(&mut rng) % 8);
-        }
-        if next(&mut rng).is_multiple_of(5) {
-            let cut = (next(&mut rng) as usize) % data.len();
-            data.truncate(cut);
-        }
+        let data = damaged(&original, seed);
         match in_child(&data, r#"{"mode": "exact", "at_seconds": 0.3}"#) {
             Outcome::Frames => counts[0] += 1,
             Outcome::Error(e) => {

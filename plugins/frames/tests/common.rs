@@ -4,6 +4,7 @@
 
 use frames::config::Mode;
 use frames::extract::{Extracted, Extractor};
+use frames::job::Sink;
 use frames::media::{MediaError, Rgb};
 use std::fs::File;
 use std::io::BufReader;
@@ -63,4 +64,48 @@ pub fn extract(name: &str, t: f64, mode: Mode) -> Result<Extracted, MediaError> 
     let track = frames::probe::open(&mut file, size)?;
     let mut ex = Extractor::new(&track, file, size)?;
     ex.extract(t, mode, &mut || false)
+}
+
+/// A sink that keeps nothing (for tests about errors and memory, not pictures).
+pub struct Discard;
+
+impl Sink for Discard {
+    type Error = MediaError;
+    fn frame(&mut self, _: usize, _: usize, _: &str, _: &str, _: &[u8]) -> Result<(), MediaError> {
+        Ok(())
+    }
+    fn cancelled(&mut self) -> bool {
+        false
+    }
+}
+
+/// xorshift64*: deterministic, so a failure is reproducible from its seed.
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+}
+
+/// `original` damaged the same way for the same `seed`: 1 to 8 flipped bits, mostly in the
+/// first 96 KiB (where the index and the first frames are), some anywhere, and one time in
+/// five a cut at a random length.
+pub fn damaged(original: &[u8], seed: u64) -> Vec<u8> {
+    let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut data = original.to_vec();
+    let hot = data.len().min(96 << 10);
+    for _ in 0..1 + next(&mut rng) % 8 {
+        let span = if next(&mut rng).is_multiple_of(4) {
+            data.len()
+        } else {
+            hot
+        };
+        let at = (next(&mut rng) as usize) % span;
+        data[at] ^= 1 << (next(&mut rng) % 8);
+    }
+    if next(&mut rng).is_multiple_of(5) {
+        let cut = (next(&mut rng) as usize) % data.len();
+        data.truncate(cut);
+    }
+    data
 }

@@ -2,10 +2,9 @@
 //! adds fragmentation and the stack on top): sizes `min_memory_mib` and guards it.
 
 mod common;
-use common::fixture;
+use common::{Discard, fixture};
 use frames::config::Config;
-use frames::job::{Sink, run};
-use frames::media::MediaError;
+use frames::job::run;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fs::File;
 use std::io::BufReader;
@@ -32,17 +31,6 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
-
-struct Discard;
-impl Sink for Discard {
-    type Error = MediaError;
-    fn frame(&mut self, _: usize, _: usize, _: &str, _: &str, _: &[u8]) -> Result<(), MediaError> {
-        Ok(())
-    }
-    fn cancelled(&mut self) -> bool {
-        false
-    }
-}
 
 fn peak_mib(name: &str, config: &str) -> f64 {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());

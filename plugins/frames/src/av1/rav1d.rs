@@ -15,6 +15,8 @@ use rav1d::src::lib::{
 use std::mem::MaybeUninit;
 use std::ptr::{self, NonNull};
 
+use crate::yuv::Yuv420;
+
 /// A failed rav1d call: a negative errno.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Code(pub i32);
@@ -139,32 +141,14 @@ impl Drop for Decoder {
 /// A decoded picture, referenced until dropped.
 pub struct Picture(Dav1dPicture);
 
-/// The planes of an 8-bit 4:2:0 picture.
-pub struct Planes<'a> {
-    /// Width in pixels.
-    pub width: usize,
-    /// Height in pixels.
-    pub height: usize,
-    /// Luma, `y_stride` bytes a row.
-    pub y: &'a [u8],
-    /// Bytes per luma row.
-    pub y_stride: usize,
-    /// Cb.
-    pub u: &'a [u8],
-    /// Cr.
-    pub v: &'a [u8],
-    /// Bytes per chroma row.
-    pub c_stride: usize,
-}
-
 impl Picture {
     /// Bits per sample.
     pub fn bit_depth(&self) -> i32 {
         self.0.p.bpc
     }
 
-    /// The planes, when the picture is 8-bit 4:2:0 (None otherwise).
-    pub fn planes(&self) -> Option<Planes<'_>> {
+    /// The picture as 8-bit 4:2:0 planes (None for any other format).
+    pub fn planes(&self, full_range: bool) -> Option<Yuv420<'_>> {
         let p = &self.0;
         if p.p.bpc != 8 || p.p.layout != DAV1D_PIXEL_LAYOUT_I420 || p.p.w <= 0 || p.p.h <= 0 {
             return None;
@@ -184,7 +168,7 @@ impl Picture {
                 std::slice::from_raw_parts(ptr.as_ptr().cast::<u8>(), stride * (h - 1) + w)
             })
         };
-        Some(Planes {
+        Some(Yuv420 {
             width,
             height,
             y: plane(0, y_stride, width, height)?,
@@ -192,6 +176,7 @@ impl Picture {
             u: plane(1, c_stride, cw, ch)?,
             v: plane(2, c_stride, cw, ch)?,
             c_stride,
+            full_range,
         })
     }
 }
