@@ -8,6 +8,8 @@
 
 pub mod decode;
 pub mod draw;
+#[cfg(any(test, all(target_arch = "wasm32", target_feature = "simd128")))]
+mod gemm;
 pub mod image;
 pub mod model;
 pub mod run;
