@@ -97,6 +97,11 @@ impl Runtime {
             .max_wasm_stack(1 << 20)
             .async_stack_size(2 << 20)
             .cranelift_opt_level(wasmtime::OptLevel::Speed);
+        // `FRAMEPIPE_PROFILER=perfmap`: name the plugins' compiled functions in
+        // /tmp/perf-<pid>.map, so `perf record` / `perf report` can attribute guest time.
+        if std::env::var("FRAMEPIPE_PROFILER").as_deref() == Ok("perfmap") {
+            wasm.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&wasm).map_err(|e| format!("creating the wasm engine: {e:#}"))?;
         let cache = match &config.cache_dir {
             Some(dir) => Some(CompileCache::open(dir, &engine).map_err(|e| e.to_string())?),
