@@ -1,6 +1,7 @@
 //! No-op jobs per second with 1, 2 and 4 `framepipe worker` processes, on SQLite and on
 //! PostgreSQL, measured side by side in one run. Prints a table; run with
-//! `cargo bench -p framepipe --bench scale` (PostgreSQL on 127.0.0.1:5432, trust auth).
+//! `cargo bench -p framepipe --bench scale` (PostgreSQL on 127.0.0.1:5432, trust auth);
+//! `-- postgres`, `-- 2` or `-- sqlite 4` run only those rows.
 //!
 //! Each round fills a fresh queue with JOBS no-op jobs first, then starts N worker
 //! processes and waits until every job has succeeded. The rate is the steady drain rate:
@@ -27,18 +28,36 @@ fn main() -> anyhow::Result<()> {
 
 async fn run() -> anyhow::Result<()> {
     let cache = std::env::temp_dir().join("framepipe-bench-cache");
+    // `cargo bench -p framepipe --bench scale -- postgres 2` runs only the rows named so
+    // (a backend, a process count, or both); no argument runs them all.
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let runs = |name: &str, all: &[&str]| {
+        !wanted.iter().any(|w| all.contains(&w.as_str())) || wanted.iter().any(|w| w == name)
+    };
     let mut rows = Vec::new();
     for backend in ["sqlite", "postgres"] {
+        if !runs(backend, &["sqlite", "postgres"]) {
+            continue;
+        }
         let mut base_rate = None;
         for workers in [1usize, 2, 4] {
+            if !runs(&workers.to_string(), &["1", "2", "4"]) {
+                continue;
+            }
             let mut rates = Vec::new();
             for _ in 0..ROUNDS {
                 rates.push(round(backend, workers, &cache).await?);
             }
             rates.sort_by(f64::total_cmp);
             let median = rates[rates.len() / 2];
-            let base = *base_rate.get_or_insert(median);
-            rows.push((backend, workers, median, median / base, rates));
+            if workers == 1 {
+                base_rate = Some(median);
+            }
+            let ratio = base_rate.map(|base| format!("{:.2}x", median / base));
+            rows.push((backend, workers, median, ratio, rates));
         }
     }
     println!(
@@ -51,7 +70,8 @@ async fn run() -> anyhow::Result<()> {
     for (backend, workers, median, ratio, rates) in rows {
         let all: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
         println!(
-            "{backend:<10} {workers:>8} {median:>10.0} {ratio:>7.2}x   {}",
+            "{backend:<10} {workers:>8} {median:>10.0} {:>8}   {}",
+            ratio.as_deref().unwrap_or("-"),
             all.join(" ")
         );
     }
