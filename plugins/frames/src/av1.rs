@@ -33,7 +33,6 @@ mod rav1d;
 
 use crate::decode::FrameDecoder;
 use crate::media::{MediaError, Result, Rgb, VideoTrack};
-
 use frame_header::{FrameStart, References};
 use framepipe_plugin_sdk::PanicNote;
 use obu::{SequenceHeader, kind};

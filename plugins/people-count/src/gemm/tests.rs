@@ -97,45 +97,70 @@ fn every_operation<const R: usize, const C: usize>() {
     let rows = values(R, 3);
     let cols = values(n, 4);
     let (pr, pc) = (rows.as_ptr(), cols.as_ptr());
+    // Each operation with its scalar, per-row and per-column forms.
     type Op = fn(f32, f32) -> f32;
-    let ops: [(&str, Op); 6] = [
-        ("min", |m, x| m.min(x)),
-        ("max", |m, x| m.max(x)),
-        ("add", |m, x| m + x),
-        ("mul", |m, x| m * x),
-        ("sub", |m, x| m - x),
-        ("sub flipped", |m, x| x - m),
+    let ops: [(&str, Op, [FusedKerSpec<f32>; 3]); 6] = [
+        (
+            "min",
+            |m, x| m.min(x),
+            [
+                FusedKerSpec::ScalarMin(s),
+                FusedKerSpec::PerRowMin(pr),
+                FusedKerSpec::PerColMin(pc),
+            ],
+        ),
+        (
+            "max",
+            |m, x| m.max(x),
+            [
+                FusedKerSpec::ScalarMax(s),
+                FusedKerSpec::PerRowMax(pr),
+                FusedKerSpec::PerColMax(pc),
+            ],
+        ),
+        (
+            "add",
+            |m, x| m + x,
+            [
+                FusedKerSpec::ScalarAdd(s),
+                FusedKerSpec::PerRowAdd(pr),
+                FusedKerSpec::PerColAdd(pc),
+            ],
+        ),
+        (
+            "mul",
+            |m, x| m * x,
+            [
+                FusedKerSpec::ScalarMul(s),
+                FusedKerSpec::PerRowMul(pr),
+                FusedKerSpec::PerColMul(pc),
+            ],
+        ),
+        (
+            "sub",
+            |m, x| m - x,
+            [
+                FusedKerSpec::ScalarSub(s),
+                FusedKerSpec::PerRowSub(pr),
+                FusedKerSpec::PerColSub(pc),
+            ],
+        ),
+        (
+            "sub flipped",
+            |m, x| x - m,
+            [
+                FusedKerSpec::ScalarSubF(s),
+                FusedKerSpec::PerRowSubF(pr),
+                FusedKerSpec::PerColSubF(pc),
+            ],
+        ),
     ];
-    let scalar = [
-        FusedKerSpec::ScalarMin(s),
-        FusedKerSpec::ScalarMax(s),
-        FusedKerSpec::ScalarAdd(s),
-        FusedKerSpec::ScalarMul(s),
-        FusedKerSpec::ScalarSub(s),
-        FusedKerSpec::ScalarSubF(s),
-    ];
-    let per_row = [
-        FusedKerSpec::PerRowMin(pr),
-        FusedKerSpec::PerRowMax(pr),
-        FusedKerSpec::PerRowAdd(pr),
-        FusedKerSpec::PerRowMul(pr),
-        FusedKerSpec::PerRowSub(pr),
-        FusedKerSpec::PerRowSubF(pr),
-    ];
-    let per_col = [
-        FusedKerSpec::PerColMin(pc),
-        FusedKerSpec::PerColMax(pc),
-        FusedKerSpec::PerColAdd(pc),
-        FusedKerSpec::PerColMul(pc),
-        FusedKerSpec::PerColSub(pc),
-        FusedKerSpec::PerColSubF(pc),
-    ];
-    for (i, (name, f)) in ops.into_iter().enumerate() {
-        t.check(&format!("scalar {name}"), &[scalar[i]], |_, _, x| f(s, x));
-        t.check(&format!("per-row {name}"), &[per_row[i]], |r, _, x| {
+    for (name, f, [scalar, per_row, per_col]) in ops {
+        t.check(&format!("scalar {name}"), &[scalar], |_, _, x| f(s, x));
+        t.check(&format!("per-row {name}"), &[per_row], |r, _, x| {
             f(rows[r], x)
         });
-        t.check(&format!("per-col {name}"), &[per_col[i]], |_, c, x| {
+        t.check(&format!("per-col {name}"), &[per_col], |_, c, x| {
             f(cols[c], x)
         });
     }
