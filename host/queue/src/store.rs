@@ -121,6 +121,27 @@ impl Store {
         dispatch!(self, s => s.complete_many(done).await)
     }
 
+    /// Completes `done` as [`Store::complete_many`] does, then claims as [`Store::claim`]
+    /// does, in one transaction: a worker that finished jobs and has free slots spends
+    /// one round trip and one commit instead of two. One answer per completion, in order,
+    /// and the leases; a database error fails both halves (nothing is completed).
+    pub async fn complete_and_claim(
+        &self,
+        done: &[(Lease, Value)],
+        worker: &str,
+        lanes: &[String],
+        limit: usize,
+        lease_for: Duration,
+    ) -> Result<(Vec<Result<()>>, Vec<Claimed>)> {
+        if done.is_empty() {
+            return Ok((
+                Vec::new(),
+                self.claim(worker, lanes, limit, lease_for).await?,
+            ));
+        }
+        dispatch!(self, s => s.complete_and_claim(done, worker, lanes, limit, lease_for).await)
+    }
+
     /// Records a failed attempt. A retryable error with attempts left (and no pending
     /// cancellation) sends the job to `retrying` with `run_at` = now + `retry.delay(attempt)`;
     /// otherwise it ends `failed`. The error is kept in [`Job::error`] either way. Fenced.

@@ -51,6 +51,7 @@ conformance! {
     leases::stale_worker_is_fenced_out,
     leases::progress_and_heartbeat_are_recorded,
     leases::complete_many_reports_each_lease,
+    leases::complete_and_claim_acks_and_leases_in_one_call,
     retries::retryable_failure_backs_off_then_fails_at_max_attempts,
     retries::fatal_failure_and_expired_last_attempt_end_failed,
     retries::cancel_queued_job_ends_it_at_once,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use framepipe_queue::{Claimed, JobError, QueueError, Store};
+use framepipe_queue::{Claimed, JobError, Lease, QueueError, Store};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -29,6 +29,21 @@ pub struct Workers {
     pub id: String,
     /// Poked by the API after an enqueue in the same process, so pickup is immediate.
     pub wake: Arc<Notify>,
+}
+
+/// A succeeded job's lease and result, waiting to be acknowledged.
+type Succeeded = (Lease, serde_json::Value);
+
+/// Keeps a finished job's success for the lane's next acknowledgement.
+fn keep_success(
+    done: Result<Option<Succeeded>, tokio::task::JoinError>,
+    succeeded: &mut Vec<Succeeded>,
+) {
+    match done {
+        Ok(Some(success)) => succeeded.push(success),
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "a job task panicked; its job will be re-leased"),
+    }
 }
 
 /// How long a busy lane waits for more free slots before claiming.
@@ -69,15 +84,22 @@ impl Workers {
     async fn lane(self: Arc<Self>, lane: String, concurrency: usize, shutdown: CancellationToken) {
         tracing::info!(lane = %lane, concurrency, worker = %self.id, "lane started");
         let slots = Arc::new(Semaphore::new(concurrency));
-        let mut running = JoinSet::new();
+        let mut running: JoinSet<Option<Succeeded>> = JoinSet::new();
+        // Succeeded jobs not yet acknowledged: they ride along with the next claim.
+        let mut succeeded: Vec<Succeeded> = Vec::new();
         let lanes = vec![lane.clone()];
         let stop_jobs = CancellationToken::new();
         loop {
-            while running.try_join_next().is_some() {}
+            while let Some(done) = running.try_join_next() {
+                keep_success(done, &mut succeeded);
+            }
             if slots.available_permits() == 0 {
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
-                    _ = running.join_next() => continue,
+                    Some(done) = running.join_next() => {
+                        keep_success(done, &mut succeeded);
+                        continue;
+                    }
                 }
             }
             // Under load, let a few more slots free up (for at most 2 ms) so that one claim
@@ -86,19 +108,25 @@ impl Workers {
             let gather_until = tokio::time::Instant::now() + CLAIM_GATHER;
             while slots.available_permits() < half && !running.is_empty() {
                 tokio::select! {
-                    _ = running.join_next() => {}
+                    Some(done) = running.join_next() => keep_success(done, &mut succeeded),
                     _ = tokio::time::sleep_until(gather_until) => break,
                 }
             }
             let free = slots.available_permits();
+            // Acknowledge the finished jobs and claim more in one round trip.
             let claimed = match self
                 .store
-                .claim(&self.id, &lanes, free, self.settings.lease())
+                .complete_and_claim(&succeeded, &self.id, &lanes, free, self.settings.lease())
                 .await
             {
-                Ok(c) => c,
+                Ok((answers, claimed)) => {
+                    succeeded.clear();
+                    answers.into_iter().for_each(|answer| self.ack(answer));
+                    claimed
+                }
                 Err(e) => {
-                    tracing::warn!(lane = %lane, error = %e, "claim failed; retrying in 1 s");
+                    // Nothing was committed: the acknowledgements wait for the next try.
+                    tracing::warn!(lane = %lane, error = %e, acks = succeeded.len(), "claim failed; retrying in 1 s");
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
                         _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
@@ -110,7 +138,9 @@ impl Workers {
                     _ = shutdown.cancelled() => break,
                     _ = self.wake.notified() => {}
                     _ = self.store.wait_for_work(Duration::from_secs(2)) => {}
-                    _ = running.join_next(), if !running.is_empty() => {}
+                    Some(done) = running.join_next(), if !running.is_empty() => {
+                        keep_success(done, &mut succeeded);
+                    }
                 }
                 continue;
             }
@@ -119,15 +149,18 @@ impl Workers {
                 let this = self.clone();
                 let stop = stop_jobs.clone();
                 running.spawn(async move {
-                    this.run_job(job, stop).await;
+                    let succeeded = this.run_job(job, stop).await;
                     drop(permit);
+                    succeeded
                 });
             }
         }
         let grace = Duration::from_secs(self.settings.grace_seconds);
         tracing::info!(lane = %lane, running = running.len(), "lane stopping; waiting up to {grace:?}");
         let drained = tokio::time::timeout(grace, async {
-            while running.join_next().await.is_some() {}
+            while let Some(done) = running.join_next().await {
+                keep_success(done, &mut succeeded);
+            }
         })
         .await;
         if drained.is_err() {
@@ -135,10 +168,17 @@ impl Workers {
             stop_jobs.cancel();
             running.abort_all();
         }
+        match self.store.complete_many(succeeded).await {
+            Ok(answers) => answers.into_iter().for_each(|answer| self.ack(answer)),
+            Err(e) => {
+                tracing::error!(error = %e, "acknowledging finished jobs failed; they will be re-leased")
+            }
+        }
     }
 
-    /// Runs one claimed job to an acknowledgement.
-    async fn run_job(&self, claimed: Claimed, stop: CancellationToken) {
+    /// Runs one claimed job. A success is returned for the lane to acknowledge with its
+    /// next claim; failures and cancellations are acknowledged here.
+    async fn run_job(&self, claimed: Claimed, stop: CancellationToken) -> Option<Succeeded> {
         let Claimed { job, lease } = claimed;
         let span = tracing::info_span!("job", job_id = %job.id, pipeline = %job.pipeline, attempt = lease.attempt, lane = %job.lane);
         async {
@@ -150,7 +190,7 @@ impl Workers {
                     false,
                 );
                 self.ack(self.store.fail(&lease, error, self.settings.retry()).await.map(|_| ()));
-                return;
+                return None;
             };
             let cancel = Arc::new(AtomicBool::new(false));
             let lost = Arc::new(AtomicBool::new(false));
@@ -168,12 +208,12 @@ impl Workers {
             keeper.abort();
             if lost.load(Ordering::Relaxed) {
                 tracing::warn!("lease lost while running; the result is dropped (another worker owns the job)");
-                return;
+                return None;
             }
             let acked = match outcome {
                 Ok(result) => {
                     tracing::info!("job succeeded");
-                    self.store.complete(&lease, result).await
+                    return Some((lease, result));
                 }
                 Err(f) if f.is_cancelled() && cancel.load(Ordering::Relaxed) => {
                     tracing::info!("job cancelled");
@@ -187,6 +227,7 @@ impl Workers {
                 }
             };
             self.ack(acked);
+            None
         }
         .instrument(span)
         .await
@@ -206,7 +247,7 @@ impl Workers {
 /// Heartbeats the lease (learning of cancellation), and writes progress as it changes.
 async fn keep_alive(
     store: Store,
-    lease: framepipe_queue::Lease,
+    lease: Lease,
     settings: WorkerSettings,
     cancel: Arc<AtomicBool>,
     lost: Arc<AtomicBool>,

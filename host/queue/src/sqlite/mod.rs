@@ -152,6 +152,32 @@ impl SqliteStore {
             .await
     }
 
+    /// See [`crate::Store::complete_and_claim`].
+    pub async fn complete_and_claim(
+        &self,
+        done: &[(Lease, Value)],
+        worker: &str,
+        lanes: &[String],
+        limit: usize,
+        lease_for: Duration,
+    ) -> Result<(Vec<Result<()>>, Vec<Claimed>)> {
+        let done: Vec<(Lease, String)> = done
+            .iter()
+            .map(|(lease, result)| (lease.clone(), ops::to_json(result)))
+            .collect();
+        let (worker, lanes) = (worker.to_owned(), lanes.to_vec());
+        self.writer
+            .call(false, move |c| {
+                let answers = ops::complete_many(c, &done)?;
+                let claimed = match limit {
+                    0 => Vec::new(),
+                    _ => ops::claim(c, &worker, &lanes, limit, lease_for)?,
+                };
+                Ok((answers, claimed))
+            })
+            .await
+    }
+
     /// See [`crate::Store::fail`].
     pub async fn fail(
         &self,

@@ -236,3 +236,59 @@ pub async fn complete_many_reports_each_lease(ctx: Ctx) {
     assert!(untouched.result.is_none());
     assert!(s.complete_many(Vec::new()).await.unwrap().is_empty());
 }
+
+pub async fn complete_and_claim_acks_and_leases_in_one_call(ctx: Ctx) {
+    let s = &ctx.store;
+    let lanes = ["default".to_string()];
+    for _ in 0..5 {
+        s.enqueue(job("alice", "p")).await.unwrap();
+    }
+    let first = s.claim("w", &lanes, 2, LEASE).await.unwrap();
+    let mut stale = first[1].lease.clone();
+    stale.attempt += 1;
+    let done = vec![
+        (first[0].lease.clone(), json!({"n": 0})),
+        (stale, json!({"n": "stale"})),
+    ];
+    let (answers, next) = s
+        .complete_and_claim(&done, "w", &lanes, 2, LEASE)
+        .await
+        .unwrap();
+    assert!(answers[0].is_ok(), "{answers:?}");
+    assert!(matches!(answers[1], Err(QueueError::LeaseLost { .. })));
+    assert_eq!(answers.len(), 2);
+    // The next two in claim order, leased to the caller; none of the first two again.
+    assert_eq!(next.len(), 2);
+    for c in &next {
+        assert!(first.iter().all(|f| f.job.id != c.job.id));
+        assert_eq!(c.job.state, JobState::Running);
+        assert_eq!(c.lease.owner, "w");
+    }
+    let acked = s.get(first[0].job.id, None).await.unwrap().unwrap();
+    assert_eq!(acked.state, JobState::Succeeded);
+    assert_eq!(acked.result, Some(json!({"n": 0})));
+    let fenced = s.get(first[1].job.id, None).await.unwrap().unwrap();
+    assert_eq!(fenced.state, JobState::Running);
+    assert!(fenced.result.is_none());
+
+    // With nothing left to claim the completions still land; with none, it is a claim.
+    let done: Vec<_> = next.iter().map(|c| (c.lease.clone(), json!({}))).collect();
+    let last = s.claim("w", &lanes, 5, LEASE).await.unwrap();
+    assert_eq!(last.len(), 1);
+    let (answers, none) = s
+        .complete_and_claim(&done, "w", &lanes, 3, LEASE)
+        .await
+        .unwrap();
+    assert!(answers.iter().all(Result::is_ok) && none.is_empty());
+    for c in &next {
+        let j = s.get(c.job.id, None).await.unwrap().unwrap();
+        assert_eq!(j.state, JobState::Succeeded);
+    }
+    s.enqueue(job("alice", "p")).await.unwrap();
+    let (answers, claimed) = s
+        .complete_and_claim(&[], "w", &lanes, 3, LEASE)
+        .await
+        .unwrap();
+    assert!(answers.is_empty());
+    assert_eq!(claimed.len(), 1);
+}
