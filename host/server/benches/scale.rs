@@ -18,7 +18,7 @@ use framepipe_queue::{ListFilter, NewJob, Store};
 
 mod common;
 
-const JOBS: usize = 5000;
+const JOBS: usize = 20000;
 const ROUNDS: usize = 3;
 
 fn main() -> anyhow::Result<()> {
