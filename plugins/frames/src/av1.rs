@@ -31,7 +31,7 @@ mod frame_header;
 mod obu;
 mod rav1d;
 
-use crate::decode::FrameDecoder;
+use crate::decode::{FrameDecoder, Want};
 use crate::media::{MediaError, Result, Rgb, VideoTrack};
 use frame_header::{FrameStart, References};
 use framepipe_plugin_sdk::PanicNote;
@@ -293,7 +293,7 @@ fn rav1d_error(code: rav1d::Code, what: &str) -> MediaError {
 }
 
 impl FrameDecoder for Av1 {
-    fn decode(&mut self, sample: &[u8], want: bool) -> Result<Option<Rgb>> {
+    fn decode(&mut self, sample: &[u8], want: Want) -> Result<Option<Rgb>> {
         let checked = check_temporal_unit(sample, self.sequence.as_ref(), &self.references)
             .map_err(|e| MediaError::invalid(format!("the AV1 data is corrupt: {e}")))?;
         if let (None, Some(s)) = (&self.sequence, &checked.sequence) {
@@ -319,7 +319,7 @@ impl FrameDecoder for Av1 {
         let Some(picture) = picture else {
             return Ok(None);
         };
-        if !want {
+        if !want.picture() {
             return Ok(None);
         }
         let full_range = self.sequence.as_ref().is_some_and(|s| s.full_range);

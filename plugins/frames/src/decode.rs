@@ -2,11 +2,31 @@
 
 use crate::media::{Codec, Result, Rgb, VideoTrack};
 
+/// What the extractor wants of a decoded sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// Nothing: the picture only feeds later ones (it is not converted).
+    Nothing,
+    /// Its picture, as RGB.
+    Picture,
+    /// Its picture, as RGB, and nothing more from this decoder before a [`FrameDecoder::reset`]:
+    /// the decoder may free its state (reference pictures, pools) first, so that the RGB
+    /// picture reuses that memory instead of growing the sandbox's.
+    LastPicture,
+}
+
+impl Want {
+    /// Whether the picture is wanted at all.
+    pub fn picture(self) -> bool {
+        self != Want::Nothing
+    }
+}
+
 /// Decodes a track's samples in decode order.
 pub trait FrameDecoder {
-    /// Decodes one sample. Returns the picture it completes as RGB when `want` is set
+    /// Decodes one sample. Returns the picture it completes as RGB when `want` asks for it
     /// (conversion costs time, so skipped pictures are left in the decoder's format).
-    fn decode(&mut self, sample: &[u8], want: bool) -> Result<Option<Rgb>>;
+    fn decode(&mut self, sample: &[u8], want: Want) -> Result<Option<Rgb>>;
 
     /// Forgets all state, before decoding from another keyframe.
     fn reset(&mut self);

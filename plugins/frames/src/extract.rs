@@ -6,7 +6,7 @@
 //! Consecutive requests in the same group of pictures continue where decoding stopped.
 
 use crate::config::Mode;
-use crate::decode::{FrameDecoder, decoder_for};
+use crate::decode::{FrameDecoder, Want, decoder_for};
 use crate::media::{MediaError, Result, Rgb, Sample, VideoTrack};
 use std::io::{Read, Seek, SeekFrom};
 
@@ -97,16 +97,24 @@ impl<'t, R: Read + Seek> Extractor<'t, R> {
         }
     }
 
-    /// Extracts the picture for time `t`. `cancelled` is polled while decoding long runs.
+    /// Extracts the picture for time `t`. `last`: no extraction follows, so the decoder
+    /// may free its state before the picture is converted (a lower peak in the sandbox).
+    /// `cancelled` is polled while decoding long runs.
     pub fn extract(
         &mut self,
         t: f64,
         mode: Mode,
+        last: bool,
         cancelled: &mut dyn FnMut() -> bool,
     ) -> Result<Extracted> {
         let (target, start) = self.choose(t, mode);
         let s = self.track.samples[target];
-        let rgb = self.decode_until(target, start, cancelled)?;
+        let want = if last {
+            Want::LastPicture
+        } else {
+            Want::Picture
+        };
+        let rgb = self.decode_until(target, start, want, cancelled)?;
         Ok(Extracted {
             pts_seconds: s.pts as f64 / f64::from(self.track.timescale),
             keyframe: s.keyframe,
@@ -118,6 +126,7 @@ impl<'t, R: Read + Seek> Extractor<'t, R> {
         &mut self,
         target: usize,
         start: usize,
+        want_target: Want,
         cancelled: &mut dyn FnMut() -> bool,
     ) -> Result<Rgb> {
         let from = match self.position {
@@ -135,13 +144,18 @@ impl<'t, R: Read + Seek> Extractor<'t, R> {
             self.read_sample(i)?;
             let pts = self.track.samples[i].pts as f64 / f64::from(self.track.timescale);
             self.decoder.at(i, pts);
-            let want = i == target;
+            let want = if i == target {
+                want_target
+            } else {
+                Want::Nothing
+            };
             let picture = self.decoder.decode(&self.buf, want).map_err(|e| {
                 self.position = None;
                 self.at_sample(i, e)
             })?;
-            self.position = Some((start, i));
-            if want {
+            // After the last picture the decoder may have dropped its state.
+            self.position = (want != Want::LastPicture).then_some((start, i));
+            if want.picture() {
                 let rgb = picture.ok_or_else(|| {
                     MediaError::invalid(format!(
                         "sample {target} did not decode to a picture (corrupt stream?)"

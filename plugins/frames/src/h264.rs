@@ -5,7 +5,7 @@
 //! container already says which sample is shown when, so the extractor keeps only the
 //! picture of the sample it wants and no reorder buffer is needed on our side.
 
-use crate::decode::FrameDecoder;
+use crate::decode::{FrameDecoder, Want};
 use crate::media::{MediaError, Result, Rgb, VideoTrack};
 use crate::yuv::Yuv420;
 use rusty_h264_decoder::{DecodeError, Decoder, Sps};
@@ -174,13 +174,18 @@ impl H264 {
 }
 
 impl FrameDecoder for H264 {
-    fn decode(&mut self, sample: &[u8], want: bool) -> Result<Option<Rgb>> {
+    fn decode(&mut self, sample: &[u8], want: Want) -> Result<Option<Rgb>> {
         self.fill_annex_b(sample)?;
         let Some(frame) = self.decoder.decode(&self.annex_b).map_err(decode_error)? else {
             return Ok(None);
         };
-        if !want {
+        if !want.picture() {
             return Ok(None);
+        }
+        if want == Want::LastPicture {
+            // The frame is ours; the decoder's padded reference copy and picture pools
+            // (about 3.5x a 4:2:0 picture) go before the RGB picture is allocated.
+            self.reset();
         }
         VideoTrack::check_dimensions(frame.width as u32, frame.height as u32)?;
         let cw = frame.width.div_ceil(2);

@@ -50,7 +50,8 @@ pub fn run<R: Read + Seek, S: Sink>(
         if sink.cancelled() {
             return Err(MediaError::Cancelled.into());
         }
-        let got = extractor.extract(t, config.mode, &mut || sink.cancelled())?;
+        let last = i + 1 == times.len();
+        let got = extractor.extract(t, config.mode, last, &mut || sink.cancelled())?;
         let mut rgb = crate::rotate::rotate(got.rgb, track.rotation);
         if let Some(w) = config.max_width {
             rgb = crate::scale::fit_width(rgb, w);

@@ -1,6 +1,6 @@
 //! Motion JPEG: every sample is a whole JPEG picture, decoded with `zune-jpeg`.
 
-use crate::decode::FrameDecoder;
+use crate::decode::{FrameDecoder, Want};
 use crate::media::{MAX_DIMENSION, MediaError, Result, Rgb, VideoTrack};
 use zune_jpeg::JpegDecoder;
 use zune_jpeg::zune_core::bytestream::ZCursor;
@@ -41,8 +41,8 @@ pub fn decode_jpeg(data: &[u8]) -> Result<Rgb> {
 }
 
 impl FrameDecoder for Mjpeg {
-    fn decode(&mut self, sample: &[u8], want: bool) -> Result<Option<Rgb>> {
-        if want {
+    fn decode(&mut self, sample: &[u8], want: Want) -> Result<Option<Rgb>> {
+        if want.picture() {
             decode_jpeg(sample).map(Some)
         } else {
             Ok(None)

@@ -3,7 +3,7 @@
 //! VP9 has no reordering: a packet (possibly a superframe with a hidden alt-ref frame)
 //! shows at most one picture, so the packet's own time is the picture's time.
 
-use crate::decode::FrameDecoder;
+use crate::decode::{FrameDecoder, Want};
 use crate::media::{MediaError, Result, Rgb, VideoTrack};
 use crate::yuv::Yuv420;
 use rusty_vp9::{DecodedFrame, Error, Vp9Decoder};
@@ -71,7 +71,7 @@ fn to_rgb(f: &DecodedFrame) -> Result<Rgb> {
 }
 
 impl FrameDecoder for Vp9 {
-    fn decode(&mut self, sample: &[u8], want: bool) -> Result<Option<Rgb>> {
+    fn decode(&mut self, sample: &[u8], want: Want) -> Result<Option<Rgb>> {
         self.decoder.push(sample, None).map_err(vp9_error)?;
         let mut shown = None;
         loop {
@@ -82,7 +82,7 @@ impl FrameDecoder for Vp9 {
             }
         }
         match shown {
-            Some(f) if want => to_rgb(&f).map(Some),
+            Some(f) if want.picture() => to_rgb(&f).map(Some),
             _ => Ok(None),
         }
     }

@@ -63,7 +63,7 @@ pub fn extract(name: &str, t: f64, mode: Mode) -> Result<Extracted, MediaError> 
     let mut file = BufReader::new(File::open(&path).unwrap());
     let track = frames::probe::open(&mut file, size)?;
     let mut ex = Extractor::new(&track, file, size)?;
-    ex.extract(t, mode, &mut || false)
+    ex.extract(t, mode, true, &mut || false)
 }
 
 /// A sink that keeps nothing (for tests about errors and memory, not pictures).

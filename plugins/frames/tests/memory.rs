@@ -63,8 +63,10 @@ fn exact_1080p_fits_well_under_64_mib() {
 
 #[test]
 fn keyframe_720p_is_small() {
+    // The decoder's state is freed before the one picture is converted to RGB: 4.7 MiB
+    // (7.5 MiB when the RGB picture was allocated beside the decoder's pictures).
     let p = peak_mib("h264-high-720p.mp4", r#"{"at_seconds": 5}"#);
-    assert!(p < 24.0, "720p keyframe peaked at {p:.1} MiB");
+    assert!(p < 6.0, "720p keyframe peaked at {p:.1} MiB");
     peak_mib("vtest-h264.mp4", r#"{"mode": "exact", "at_seconds": 60}"#);
     peak_mib("mjpeg-720p.mkv", r#"{"mode": "exact", "count": 3}"#);
 }
