@@ -197,12 +197,13 @@ const COMPLETE_CTE: &str = "done AS (
         AND jobs.state = 'running'
     RETURNING jobs.id)";
 
-/// Binds `done` as [`COMPLETE_CTE`]'s four arrays.
-fn bind_completions<'q>(query: PgQuery<'q>, done: &[(Lease, Value)]) -> PgQuery<'q> {
+/// Binds `done` as [`COMPLETE_CTE`]'s four arrays (owners and results by reference: a
+/// result can be large, and it is only encoded).
+fn bind_completions<'q>(query: PgQuery<'q>, done: &'q [(Lease, Value)]) -> PgQuery<'q> {
     let ids: Vec<Uuid> = done.iter().map(|(l, _)| l.job_id).collect();
-    let owners: Vec<String> = done.iter().map(|(l, _)| l.owner.clone()).collect();
+    let owners: Vec<&str> = done.iter().map(|(l, _)| l.owner.as_str()).collect();
     let attempts: Vec<i32> = done.iter().map(|(l, _)| attempt(l)).collect();
-    let results: Vec<Value> = done.iter().map(|(_, r)| r.clone()).collect();
+    let results: Vec<&Value> = done.iter().map(|(_, r)| r).collect();
     query.bind(ids).bind(owners).bind(attempts).bind(results)
 }
 
