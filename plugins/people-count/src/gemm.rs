@@ -31,8 +31,9 @@ use simd::V;
 pub const ROWS: usize = 4;
 /// Columns of the tile, in `v128` vectors of 4: B vectors loaded per k step.
 pub const COLS: usize = 2;
-/// k steps per turn of the inner loop, at most (see [`add_mat_mul`]).
-pub const UNROLL: usize = 8;
+/// k steps per turn of the inner loop, at most (see [`add_mat_mul`]). 16 rather than 8:
+/// 153-155 vs 157-159 ms per frame (the accumulators go through memory once per turn).
+pub const UNROLL: usize = 16;
 
 /// Runs one tile's operations, ended by `FusedKerSpec::Done` (tract's kernel contract; the
 /// slice is read up to `Done`, whatever its length). Returns 0, as tract's kernels do.
@@ -41,6 +42,8 @@ pub const UNROLL: usize = 8;
 /// The pointers in `ops` must be valid for the tile they describe, as tract guarantees:
 /// packed panels of `k` steps, `R` row values and `4 * C` column values, C tiles of `R`
 /// rows by `4 * C` columns at the given strides.
+// Relaxed SIMD for `simd::madd` only; wasmtime accepts it by default.
+#[cfg_attr(target_arch = "wasm32", target_feature(enable = "relaxed-simd"))]
 pub unsafe fn kernel<const R: usize, const C: usize>(ops: &[FusedKerSpec<f32>]) -> isize {
     use simd::*;
     let mut acc = [[splat(0.0); C]; R];
@@ -122,6 +125,12 @@ pub unsafe fn kernel<const R: usize, const C: usize>(ops: &[FusedKerSpec<f32>]) 
 ///   there), so each step's arithmetic is done before the next step's loads.
 /// - A is loaded as vectors and broadcast with `i32x4.shuffle` (`pshufd`): a
 ///   `v128.load32_splat` became a load into a general register, a move and a broadcast.
+/// - A broadcast's last use is a fused multiply-add (relaxed SIMD, `vfmadd` where the CPU
+///   has FMA), its other uses a multiply and an add: Cranelift's `vfmadd` writes over a
+///   factor, never the accumulator, so a factor used again is copied first, and with every
+///   product fused those copies pushed accumulators onto the stack (measured on the 2-core
+///   Intel VM, ms per frame: 177-181 all multiply + add, 166-172 all fused, 158-161 one
+///   fused per broadcast; see [`step`]).
 #[inline(always)]
 unsafe fn add_mat_mul<const R: usize, const C: usize>(
     acc: &mut [[V; C]; R],
@@ -143,12 +152,13 @@ unsafe fn add_mat_mul<const R: usize, const C: usize>(
                 i += 1;
             )*};
         }
-        const _: () = assert!(UNROLL == 8, "steps! below is given 8 literals");
-        steps!(0 1 2 3 4 5 6 7);
+        const _: () = assert!(UNROLL == 16, "steps! below is given 16 literals");
+        steps!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
     }
 }
 
-/// One k step: `acc += a (R values) x b (4 * C values)`.
+/// One k step: `acc += a (R values) x b (4 * C values)`. Each row's broadcast is used `C`
+/// times; the last use, where it dies, is the fused one (see [`add_mat_mul`]).
 #[inline(always)]
 unsafe fn step<const R: usize, const C: usize>(
     acc: &mut [[V; C]; R],
@@ -162,7 +172,12 @@ unsafe fn step<const R: usize, const C: usize>(
         for lane in 0..4 {
             let ar = broadcast(av, lane);
             for c in 0..C {
-                acc[4 * g + lane][c] = add(acc[4 * g + lane][c], mul(ar, bs[c]));
+                let v = &mut acc[4 * g + lane][c];
+                *v = if c + 1 == C {
+                    madd(ar, bs[c], *v)
+                } else {
+                    add(*v, mul(ar, bs[c]))
+                };
             }
         }
     }
@@ -320,6 +335,12 @@ mod simd {
     pub fn mul(a: V, b: V) -> V {
         f32x4_mul(a, b)
     }
+    /// `a * b + c`, fused (one rounding) where the CPU has FMA: relaxed SIMD leaves the
+    /// choice to the engine, and wasmtime picks `vfmadd` on x86-64 with FMA.
+    #[inline(always)]
+    pub fn madd(a: V, b: V, c: V) -> V {
+        f32x4_relaxed_madd(a, b, c)
+    }
     #[inline(always)]
     pub fn min(a: V, b: V) -> V {
         f32x4_min(a, b)
@@ -369,6 +390,9 @@ mod simd {
     }
     pub fn mul(a: V, b: V) -> V {
         zip(a, b, |a, b| a * b)
+    }
+    pub fn madd(a: V, b: V, c: V) -> V {
+        std::array::from_fn(|i| a[i] * b[i] + c[i])
     }
     pub fn min(a: V, b: V) -> V {
         zip(a, b, f32::min)
