@@ -31,9 +31,10 @@ use simd::V;
 pub const ROWS: usize = 4;
 /// Columns of the tile, in `v128` vectors of 4: B vectors loaded per k step.
 pub const COLS: usize = 2;
-/// k steps per turn of the inner loop, at most (see [`add_mat_mul`]). 16 rather than 8:
-/// 153-155 vs 157-159 ms per frame (the accumulators go through memory once per turn).
-pub const UNROLL: usize = 16;
+/// k steps per turn of the inner loop, at most (see [`add_mat_mul`]); the accumulators go
+/// through memory once per turn. Measured, ms per frame: 8 steps 157-159, 16 153-155 (one
+/// run), 16 156 vs 32 151-152 (another).
+pub const UNROLL: usize = 32;
 
 /// Runs one tile's operations, ended by `FusedKerSpec::Done` (tract's kernel contract; the
 /// slice is read up to `Done`, whatever its length). Returns 0, as tract's kernels do.
@@ -152,8 +153,8 @@ unsafe fn add_mat_mul<const R: usize, const C: usize>(
                 i += 1;
             )*};
         }
-        const _: () = assert!(UNROLL == 16, "steps! below is given 16 literals");
-        steps!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
+        const _: () = assert!(UNROLL == 32, "steps! below is given 32 literals");
+        steps!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31);
     }
 }
 
