@@ -89,7 +89,8 @@ fn store(buf: &mut [f32], row_byte_stride: isize, col_byte_stride: isize) -> Out
 
 fn every_operation<const R: usize, const C: usize>() {
     let n = 4 * C;
-    for k in [0, 1, 7, 64] {
+    // Within a turn of the inner loop, whole turns, and turns plus a part.
+    for k in [0, 1, 7, 64, 70] {
         Tile::<R, C>::new(k).check("matmul", &[], |_, _, p| p);
     }
     let t = Tile::<R, C>::new(13);
