@@ -393,7 +393,7 @@ mod simd {
         zip(a, b, |a, b| a * b)
     }
     pub fn madd(a: V, b: V, c: V) -> V {
-        std::array::from_fn(|i| a[i] * b[i] + c[i])
+        add(mul(a, b), c)
     }
     pub fn min(a: V, b: V) -> V {
         zip(a, b, f32::min)
