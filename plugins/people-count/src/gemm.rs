@@ -132,6 +132,11 @@ pub unsafe fn kernel<const R: usize, const C: usize>(ops: &[FusedKerSpec<f32>]) 
 ///   product fused those copies pushed accumulators onto the stack (measured on the 2-core
 ///   Intel VM, ms per frame: 177-181 all multiply + add, 166-172 all fused, 158-161 one
 ///   fused per broadcast; see [`step`]).
+/// - Measured and worse (README, people counting): A packed with each value already in 4
+///   lanes, so a step needs no shuffle: Cranelift loads the 4 rows before any arithmetic,
+///   and with the copies its `vfmadd` needs, 2 accumulators go through the stack every step
+///   (299-309 vs 250-277 ms on the AMD VM); one row per block, or one copy of A per use for
+///   loads folded into `vfmadd`, did worse still (448-450 ms).
 #[inline(always)]
 unsafe fn add_mat_mul<const R: usize, const C: usize>(
     acc: &mut [[V; C]; R],
