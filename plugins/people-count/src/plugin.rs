@@ -108,7 +108,7 @@ impl Plugin for PeopleCount {
     }
 }
 
-/// Least memory for ordinary work. MEDIA.md measured a 51 MiB guest peak at 416 and
+/// Least memory for ordinary work. The design notes (shared/design/MEDIA.md) measured a 51 MiB guest peak at 416 and
 /// 88 MiB at 640 for one frame; frames are decoded one at a time, so a longer video adds
 /// only its detections. The margin for a 4K frame (25 MB as RGB) is not measured yet.
 const MIN_MEMORY_MIB: u32 = 128;

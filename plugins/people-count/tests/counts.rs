@@ -1,7 +1,7 @@
 //! People counts on the fixture images, natively, with the defaults the plugin uses.
 //!
 //! The images are not committed: `models/extract-test-images.sh` writes them to
-//! `tests/fixtures/generated/`. Counts were made by eye (see MEDIA.md).
+//! `tests/fixtures/generated/`. Counts were made by eye (see docs/people-count.md).
 
 use people_count::image;
 use people_count::model::{Detector, Params};
