@@ -375,25 +375,18 @@ mod sqlx_like {
     use anyhow::{Result, bail};
 
     pub async fn create_database() -> Result<String> {
-        let name = format!("framepipe_it_{}", uuid_like());
+        let name = framepipe_test_postgres::unique_name("framepipe_it");
+        let admin = tokio::task::spawn_blocking(framepipe_test_postgres::admin_url).await?;
         let status = tokio::process::Command::new("psql")
-            .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc"])
+            .arg(&admin)
+            .arg("-qc")
             .arg(format!("CREATE DATABASE {name}"))
             .status()
             .await?;
         if !status.success() {
             bail!("psql could not create database {name}");
         }
-        Ok(format!("postgres://postgres@127.0.0.1:5432/{name}"))
-    }
-
-    fn uuid_like() -> String {
-        use std::time::{SystemTime, UNIX_EPOCH};
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        format!("{:x}_{}", nanos, std::process::id())
+        Ok(framepipe_test_postgres::database_url(&admin, &name))
     }
 }
 

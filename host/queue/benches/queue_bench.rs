@@ -5,8 +5,8 @@
 //! - drain: `WORKERS` workers claiming batches of `BATCH` and acknowledging them with
 //!   `complete_many`, jobs/s for the same `JOBS` jobs.
 //!
-//! PostgreSQL comes from `FRAMEPIPE_TEST_PG_URL` (default
-//! `postgres://postgres@127.0.0.1:5432/postgres`); if unreachable its column says so.
+//! PostgreSQL comes from `framepipe-test-postgres` (`FRAMEPIPE_TEST_PG_URL`, else a
+//! throwaway cluster); if unreachable its column says so.
 
 use std::time::{Duration, Instant};
 
@@ -108,8 +108,7 @@ async fn sqlite() -> Figures {
 }
 
 async fn postgres() -> Result<Figures, String> {
-    let base = std::env::var("FRAMEPIPE_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let base = framepipe_test_postgres::admin_url();
     let name = format!("fp_bench_{}", uuid::Uuid::new_v4().simple());
     let mut admin = PgConnection::connect(&base)
         .await
@@ -118,10 +117,7 @@ async fn postgres() -> Result<Figures, String> {
         .execute(&mut admin)
         .await
         .map_err(|e| format!("CREATE DATABASE: {e}"))?;
-    let url = format!(
-        "{}/{name}",
-        base.rsplit_once('/').map_or(&*base, |(s, _)| s)
-    );
+    let url = framepipe_test_postgres::database_url(&base, &name);
     let figures = match Store::open(&url).await {
         Ok(store) => Ok(measure(store).await),
         Err(e) => Err(e.to_string()),

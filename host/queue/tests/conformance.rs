@@ -1,6 +1,6 @@
 //! One conformance suite for both backends: every case runs against SQLite (a temp file)
-//! and PostgreSQL (a fresh database per test, from `FRAMEPIPE_TEST_PG_URL`, default
-//! `postgres://postgres@127.0.0.1:5432/postgres`). An unreachable PostgreSQL fails the
+//! and PostgreSQL (a fresh database per test, on the server
+//! `framepipe-test-postgres` gives: `FRAMEPIPE_TEST_PG_URL`, else a throwaway cluster). An unreachable PostgreSQL fails the
 //! `postgres::*` tests; it never skips them.
 
 #[path = "conformance/admin.rs"]

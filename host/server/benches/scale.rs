@@ -1,6 +1,7 @@
 //! No-op jobs per second with 1, 2 and 4 `framepipe worker` processes, on SQLite and on
 //! PostgreSQL, measured side by side in one run. Prints a table; run with
-//! `cargo bench -p framepipe --bench scale` (PostgreSQL on 127.0.0.1:5432, trust auth);
+//! `cargo bench -p framepipe --bench scale` (PostgreSQL from `FRAMEPIPE_TEST_PG_URL`, else a
+//! throwaway cluster: see `framepipe-test-postgres`);
 //! `-- postgres`, `-- 2` or `-- sqlite 4` run only those rows.
 //!
 //! Each round fills a fresh queue with JOBS no-op jobs first, then starts N worker
@@ -181,7 +182,10 @@ fn fresh_postgres() -> anyhow::Result<String> {
         Instant::now().elapsed().as_nanos() ^ rand::random::<u32>() as u128
     );
     psql(&format!("CREATE DATABASE {name}"))?;
-    Ok(format!("postgres://postgres@127.0.0.1:5432/{name}"))
+    Ok(framepipe_test_postgres::database_url(
+        &framepipe_test_postgres::admin_url(),
+        &name,
+    ))
 }
 
 /// Drops the database a round created (no-op for SQLite URLs).
@@ -196,16 +200,8 @@ fn drop_postgres(url: &str) -> anyhow::Result<()> {
 
 fn psql(sql: &str) -> anyhow::Result<()> {
     let status = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-qc",
-            sql,
-        ])
+        .arg(framepipe_test_postgres::admin_url())
+        .args(["-qc", sql])
         .status()?;
     anyhow::ensure!(status.success(), "psql failed: {sql}");
     Ok(())

@@ -497,15 +497,14 @@ mod tests {
     /// instead of fetching and sorting every waiting job.
     #[tokio::test]
     async fn a_one_lane_claim_does_not_scan_the_backlog() {
-        let admin_url = std::env::var("FRAMEPIPE_TEST_PG_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let admin_url = framepipe_test_postgres::admin_url();
         let name = format!("framepipe_plan_{}", uuid::Uuid::now_v7().simple());
         let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut admin)
             .await
             .unwrap();
-        let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
+        let url = framepipe_test_postgres::database_url(&admin_url, &name);
         let store = crate::PgStore::open(&url).await.unwrap();
         let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
         let mut conn =

@@ -62,8 +62,7 @@ pub fn job(owner: &str, pipeline: &str) -> NewJob {
 }
 
 fn pg_base_url() -> String {
-    std::env::var("FRAMEPIPE_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    framepipe_test_postgres::admin_url()
 }
 
 async fn pg_admin(base: &str) -> PgConnection {
@@ -77,10 +76,7 @@ async fn pg_admin(base: &str) -> PgConnection {
 }
 
 fn with_database(base: &str, name: &str) -> String {
-    let (server, _) = base
-        .rsplit_once('/')
-        .expect("FRAMEPIPE_TEST_PG_URL has a /database");
-    format!("{server}/{name}")
+    framepipe_test_postgres::database_url(base, name)
 }
 
 /// Runs `case` on a fresh store, then cleans up (also when the case panics).
