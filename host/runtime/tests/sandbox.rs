@@ -343,9 +343,12 @@ async fn a_one_gib_input_is_read_by_range_under_a_64_mib_cap() {
     let mut req = StepRequest::new(json!({"algorithm": "bytesum"}), dir.path().join("out"));
     req.inputs
         .push(Input::file("input", &path, "application/octet-stream").unwrap());
+    // The memory cap is under test, not speed: a debug build on a loaded 2-core machine
+    // has taken over 60 s for the 1 GiB.
     req.limits = StepLimits {
         memory_mib: 64,
-        deadline_ms: 60_000,
+        deadline_ms: 600_000,
+        cpu_ms: 600_000,
         ..StepLimits::default()
     };
     let run = rt.run(&p, req).await;
