@@ -1,0 +1,72 @@
+//! MPEG-4 Part 2 and MS-MPEG4 v3 against ffmpeg's decode of the same frames: OpenCV's
+//! Xvid sample (packed B-frames) and vtest.avi as they are, and libavcodec's encodes with
+//! B-frames, four vectors, video packets, quarter samples and MPEG quantisation.
+
+mod common;
+use common::*;
+use frames::config::Mode;
+
+fn check(name: &str, t: f64, mode: Mode, ref_index: u32, want_pts: f64) -> f64 {
+    let got = extract(name, t, mode).unwrap_or_else(|e| panic!("{name} @ {t}: {e}"));
+    assert!(
+        (got.pts_seconds - want_pts).abs() < 1e-3,
+        "{name} @ {t}: pts {} want {want_pts}",
+        got.pts_seconds
+    );
+    let p = psnr(&got.rgb, &reference(name, ref_index));
+    println!(
+        "{name} {mode:?} t={t}: frame {ref_index} pts {:.3} PSNR {p:.2} dB",
+        got.pts_seconds
+    );
+    assert!(p >= 40.0, "{name} @ {t}: PSNR {p:.2} dB < 40");
+    p
+}
+
+/// The four standard probes of a 10-second 30 fps fixture with a keyframe every 2 s.
+fn probes(name: &str) {
+    check(name, 0.0, Mode::Keyframe, 0, 0.0);
+    check(name, 5.0, Mode::Keyframe, 120, 4.0);
+    check(name, 5.0, Mode::Exact, 150, 5.0);
+    check(name, 9.99, Mode::Exact, 299, 299.0 / 30.0);
+}
+
+#[test]
+fn mpeg4_avi_b_frames_and_four_vectors() {
+    probes("mpeg4-720p.avi");
+}
+
+#[test]
+fn mpeg4_avi_quarter_samples_and_video_packets() {
+    probes("mpeg4-qpel-720p.avi");
+}
+
+#[test]
+fn mpeg4_avi_mpeg_quantisation() {
+    probes("mpeg4-mpegquant-720p.avi");
+}
+
+#[test]
+fn mpeg4_in_mp4() {
+    probes("mpeg4-720p.mp4");
+}
+
+/// Megamind.avi frame `i` (23.976 fps): its time.
+fn megamind_t(i: u32) -> f64 {
+    f64::from(i) * 1001.0 / 24000.0
+}
+
+#[test]
+fn megamind_xvid_packed_b_frames() {
+    let name = "megamind.avi";
+    check(name, 0.0, Mode::Keyframe, 0, 0.0);
+    for i in [100, 200, 269] {
+        check(name, megamind_t(i) + 1e-4, Mode::Exact, i, megamind_t(i));
+    }
+}
+
+#[test]
+fn mpeg4_psnr_tells_neighbouring_frames_apart() {
+    let got = extract("mpeg4-720p.avi", 5.0, Mode::Exact).unwrap();
+    let p = psnr(&got.rgb, &reference("mpeg4-720p.avi", 120));
+    assert!(p < 30.0, "frame 150 vs 120: {p:.2} dB");
+}
