@@ -441,3 +441,27 @@ async fn people_count_runs_over_a_whole_clip_with_progress() -> Result<()> {
     server.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn frame_at_reads_xvid_with_packed_b_frames() -> Result<()> {
+    // OpenCV's Megamind.avi as it is: Xvid (MPEG-4 ASP), B-frames packed DivX-style.
+    let server = Server::start().await?;
+    let upload = upload_file(&server, &fixture("megamind.avi")).await?;
+    let id = server
+        .submit_id(json!({"pipeline": "frame-at", "input": upload["input"], "params": {"at_seconds": 4.2, "mode": "exact"}})).await?;
+    let done = server.wait(&id, Duration::from_secs(120)).await?;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["result"]["codec"], "mpeg4");
+    assert_eq!(done["result"]["container"], "avi");
+    assert_eq!((done["result"]["width"].as_u64(), done["result"]["height"].as_u64()), (Some(720), Some(528)));
+    let frame = &done["result"]["frames"][0];
+    // Frame 100 at 23.976 fps, shown at 4.171 s.
+    assert!((frame["pts_seconds"].as_f64().unwrap() - 4.1708).abs() < 0.002, "{frame}");
+    let step = &done["steps"][0];
+    assert!(step["peak_memory_mib"].as_f64().unwrap() <= 64.0);
+    let url = done["artifacts"][0]["url"].as_str().unwrap();
+    let bytes = server.get(url).send().await?.bytes().await?;
+    assert_eq!(&bytes[..2], &[0xFF, 0xD8], "a JPEG");
+    server.stop().await;
+    Ok(())
+}

@@ -13,6 +13,10 @@ pub struct Mpeg4 {
     decoder: Decoder,
 }
 
+/// How much larger than the container says a VOL may claim to be (area): more is taken
+/// for a lying header, refused before pictures of that size are allocated.
+const AREA_SLACK: usize = 4;
+
 /// The decoder's errors as media errors.
 pub fn media_error(e: Error) -> MediaError {
     match e {
@@ -38,9 +42,11 @@ pub fn picture_to_rgb(p: &Picture) -> Result<Rgb> {
 }
 
 impl Mpeg4 {
-    /// A decoder set up with the stream's out-of-band headers (VOL), if any.
-    pub fn new(config: &[u8]) -> Result<Self> {
+    /// A decoder for `track`, set up with the stream's out-of-band headers (VOL), if any.
+    pub fn new(track: &VideoTrack) -> Result<Self> {
+        let config = &track.codec_config;
         let mut decoder = Decoder::new();
+        decoder.set_max_area(track.width as usize * track.height as usize * AREA_SLACK);
         if !config.is_empty() {
             decoder.configure(config).map_err(media_error)?;
         }
@@ -190,7 +196,9 @@ mod tests {
         e.extend_from_slice(&[5, 2, 0xab, 0xcd]);
         assert_eq!(esds_config(&e).unwrap(), vec![0xab, 0xcd]);
         e[11] = 0x61;
-        assert!(matches!(esds_config(&e), Err(MediaError::Unsupported(m)) if m.contains("mpeg2video")));
+        assert!(
+            matches!(esds_config(&e), Err(MediaError::Unsupported(m)) if m.contains("mpeg2video"))
+        );
         assert!(esds_config(&[0, 0]).is_err());
     }
 }

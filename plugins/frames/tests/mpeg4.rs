@@ -70,3 +70,77 @@ fn mpeg4_psnr_tells_neighbouring_frames_apart() {
     let p = psnr(&got.rgb, &reference("mpeg4-720p.avi", 120));
     assert!(p < 30.0, "frame 150 vs 120: {p:.2} dB");
 }
+
+/// Runs the step on damaged copies of `name`: each gives frames or a typed error, never
+/// a panic (a panic in the guest would be a trap).
+fn fuzz(name: &str, rounds: u64, config: &str) {
+    use frames::config::Config;
+    use frames::job::run;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    let original = std::fs::read(fixture(name)).unwrap();
+    let config: Config = serde_json::from_str(config).unwrap();
+    let (mut ok, mut errors) = (0, 0);
+    for seed in 1..=rounds {
+        let data = damaged(&original, seed);
+        let size = data.len() as u64;
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            run(std::io::Cursor::new(data), size, &config, &mut Discard)
+        }));
+        match result {
+            Ok(Ok(_)) => ok += 1,
+            Ok(Err(frames::media::MediaError::Cancelled)) => {
+                panic!("{name}: seed {seed} cancelled")
+            }
+            Ok(Err(e)) => {
+                errors += 1;
+                println!("{name} seed {seed}: {e}");
+            }
+            Err(_) => panic!("{name}: seed {seed} panicked"),
+        }
+    }
+    println!("{name}: {ok} decoded, {errors} clear errors, 0 panics");
+}
+
+#[test]
+fn damaged_xvid_avi_gives_frames_or_errors() {
+    fuzz(
+        "megamind.avi",
+        30,
+        r#"{"mode": "exact", "at_seconds": 1.0}"#,
+    );
+}
+
+#[test]
+fn damaged_mpeg4_mp4_gives_frames_or_errors() {
+    fuzz(
+        "mpeg4-720p.mp4",
+        12,
+        r#"{"mode": "exact", "at_seconds": 0.2}"#,
+    );
+}
+
+#[test]
+fn cut_and_lying_avi_headers_are_invalid_input() {
+    use frames::media::MediaError;
+    let original = std::fs::read(fixture("megamind.avi")).unwrap();
+    let open = |data: Vec<u8>| -> Result<(), MediaError> {
+        let size = data.len() as u64;
+        let mut cursor = std::io::Cursor::new(data);
+        let track = frames::probe::open(&mut cursor, size)?;
+        let mut ex = frames::extract::Extractor::new(&track, cursor, size)?;
+        ex.extract(4.2, Mode::Exact, true, &mut || false)
+            .map(|_| ())
+    };
+    // Cut in the middle: the RIFF size says more than there is.
+    let cut = original[..original.len() / 2].to_vec();
+    assert!(matches!(open(cut), Err(MediaError::Invalid(m)) if m.contains("truncated")));
+    // The stream format claims 64x64: the VOL's 720x528 is refused before allocating.
+    let mut lying = original.clone();
+    let strf = lying.windows(4).position(|w| w == b"strf").unwrap();
+    lying[strf + 12..strf + 16].copy_from_slice(&64u32.to_le_bytes());
+    lying[strf + 16..strf + 20].copy_from_slice(&64u32.to_le_bytes());
+    match open(lying) {
+        Err(MediaError::Invalid(m)) => assert!(m.contains("VOL header claims"), "{m}"),
+        other => panic!("lying header: {other:?}"),
+    }
+}

@@ -99,7 +99,7 @@ mod tests {
     fn reads_msb_first_and_pads_with_zeros() {
         let mut b = Bits::new(&[0b1010_0000, 0xff]);
         assert_eq!(b.read(3), 0b101);
-        assert_eq!(b.peek(8), 0b0_0000_111);
+        assert_eq!(b.peek(8), 0b0000_0111);
         b.skip(5);
         assert_eq!(b.read(8), 0xff);
         assert!(!b.overrun());

@@ -25,7 +25,11 @@ pub fn read(
     qf: &mut [i32; 64],
 ) -> Result<()> {
     let t = tables();
-    let vlc = if intra { &t.tcoef_intra } else { &t.tcoef_inter };
+    let vlc = if intra {
+        &t.tcoef_intra
+    } else {
+        &t.tcoef_inter
+    };
     let lmax = if intra { INTRA_LMAX } else { INTER_LMAX };
     let rmax = if intra { &t.intra_rmax } else { &t.inter_rmax };
     let mut i = start;
@@ -109,7 +113,10 @@ impl Quantiser<'_> {
                     }
                 }
             }
-            Quantiser::Mpeg { intra: wi, inter: wn } => {
+            Quantiser::Mpeg {
+                intra: wi,
+                inter: wn,
+            } => {
                 let mut sum = if intra { qf[0] } else { 0 };
                 for i in from..64 {
                     let v = qf[i];

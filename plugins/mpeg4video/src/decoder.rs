@@ -38,6 +38,8 @@ pub struct Decoder {
     damaged: Option<Error>,
     /// Whether the encoder's user data declared a packed bitstream.
     packed: bool,
+    /// Largest picture area (pixels) decoded; 0: no limit but [`crate::header::MAX_SIDE`].
+    max_area: usize,
 }
 
 /// Byte positions of start codes (`00 00 01 xx`): `(position of xx, xx)`.
@@ -67,6 +69,12 @@ impl Decoder {
     /// data): the VOL in them applies to the samples.
     pub fn configure(&mut self, headers: &[u8]) -> Result<()> {
         self.decode(headers).map(|_| ())
+    }
+
+    /// Refuses VOPs of more than `pixels` (a header claiming a size the container does
+    /// not, before pictures of that size are allocated).
+    pub fn set_max_area(&mut self, pixels: usize) {
+        self.max_area = pixels;
     }
 
     /// The current VOL, once one was read.
@@ -112,7 +120,11 @@ impl Decoder {
             match code {
                 0x20..=0x2f => {
                     let vol = Vol::parse(&mut Bits::new(body))?;
-                    if self.vol.as_ref().is_some_and(|v| (v.width, v.height) != (vol.width, vol.height)) {
+                    if self
+                        .vol
+                        .as_ref()
+                        .is_some_and(|v| (v.width, v.height) != (vol.width, vol.height))
+                    {
                         self.reset();
                     }
                     self.vol = Some(vol);
@@ -138,10 +150,15 @@ impl Decoder {
     }
 
     fn vop(&mut self, body: &[u8]) -> Result<Option<Shown>> {
-        let vol = self
-            .vol
-            .clone()
-            .ok_or_else(|| Error::invalid("MPEG-4 VOP before any VOL header (no decoder configuration)"))?;
+        let vol = self.vol.clone().ok_or_else(|| {
+            Error::invalid("MPEG-4 VOP before any VOL header (no decoder configuration)")
+        })?;
+        if self.max_area > 0 && vol.width * vol.height > self.max_area {
+            return Err(Error::invalid(format!(
+                "the MPEG-4 VOL header claims {}x{} pixels, far more than the container declares",
+                vol.width, vol.height
+            )));
+        }
         let mut b = Bits::new(body);
         let vop = Vop::parse(&mut b, &vol)?;
         let resolution = i64::from(vol.time_resolution);
@@ -210,6 +227,9 @@ mod tests {
     fn garbage_is_refused() {
         let mut d = Decoder::new();
         assert!(matches!(d.decode(b"hello"), Err(Error::Invalid(_))));
-        assert!(matches!(d.decode(&[0, 0, 1, 0xb6, 0]), Err(Error::Invalid(_))));
+        assert!(matches!(
+            d.decode(&[0, 0, 1, 0xb6, 0]),
+            Err(Error::Invalid(_))
+        ));
     }
 }

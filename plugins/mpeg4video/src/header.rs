@@ -184,9 +184,7 @@ impl Vol {
             }
         }
         if b.bit() {
-            return Err(Error::unsupported(
-                "scalable MPEG-4 video is not supported",
-            ));
+            return Err(Error::unsupported("scalable MPEG-4 video is not supported"));
         }
         if b.overrun() {
             return Err(Error::invalid("the MPEG-4 VOL header is cut short"));

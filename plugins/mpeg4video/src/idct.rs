@@ -220,12 +220,18 @@ mod tests {
                 assert!(peak <= 1, "peak error {peak} in {l}..{h} sign {sign}");
                 let worst_mse = sq.iter().map(|&s| s as f64 / n).fold(0.0, f64::max);
                 let overall_mse = sq.iter().sum::<i64>() as f64 / n / 64.0;
-                let worst_mean = err.iter().map(|&e| (e as f64 / n).abs()).fold(0.0, f64::max);
+                let worst_mean = err
+                    .iter()
+                    .map(|&e| (e as f64 / n).abs())
+                    .fold(0.0, f64::max);
                 let overall_mean = (err.iter().sum::<i64>() as f64 / n / 64.0).abs();
                 assert!(worst_mse <= 0.06, "mse {worst_mse} in {l}..{h}");
                 assert!(overall_mse <= 0.02, "overall mse {overall_mse} in {l}..{h}");
                 assert!(worst_mean <= 0.015, "mean {worst_mean} in {l}..{h}");
-                assert!(overall_mean <= 0.0015, "overall mean {overall_mean} in {l}..{h}");
+                assert!(
+                    overall_mean <= 0.0015,
+                    "overall mean {overall_mean} in {l}..{h}"
+                );
             }
         }
     }

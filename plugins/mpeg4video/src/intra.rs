@@ -127,6 +127,7 @@ impl IntraStore {
 
     /// Decodes an intra block into inverse-quantised coefficients (raster order), and
     /// records what its neighbours need.
+    #[allow(clippy::needless_range_loop)] // rows and columns of the block by index
     pub fn decode(
         &mut self,
         b: &mut Bits,

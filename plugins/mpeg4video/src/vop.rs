@@ -115,7 +115,10 @@ fn corrupt(what: &str) -> Error {
 /// Reads one motion vector component: `pred` plus the coded difference, wrapped into
 /// the range of `fcode`.
 fn read_mv_component(b: &mut Bits, fcode: u32, pred: i32) -> Result<i32> {
-    let code = tables().mvd.decode(b).ok_or_else(|| corrupt("motion vector"))?;
+    let code = tables()
+        .mvd
+        .decode(b)
+        .ok_or_else(|| corrupt("motion vector"))?;
     if code == 0 {
         return Ok(pred);
     }
@@ -544,10 +547,16 @@ impl<'a> Ctx<'a> {
         let (ff, fb) = (self.vop.fcode_forward, self.vop.fcode_backward);
         match kind {
             0 => {
-                let d = if delta { read_mv(b, 1, [0, 0])? } else { [0, 0] };
+                let d = if delta {
+                    read_mv(b, 1, [0, 0])?
+                } else {
+                    [0, 0]
+                };
                 let (mvf, mvb) = direct_vectors(&colocated, d, direct);
-                self.motion.predict(&past.pic, mbx, mby, &mvf, true, &mut fwd);
-                self.motion.predict(&future.pic, mbx, mby, &mvb, true, &mut bwd);
+                self.motion
+                    .predict(&past.pic, mbx, mby, &mvf, true, &mut fwd);
+                self.motion
+                    .predict(&future.pic, mbx, mby, &mvb, true, &mut bwd);
                 fwd.average(&bwd);
             }
             1 => {
@@ -681,4 +690,3 @@ fn conceal(mbs: &mut [MbInfo], pic: &mut Picture, from: &Picture, mbw: usize) {
         }
     }
 }
-
