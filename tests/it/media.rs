@@ -459,6 +459,10 @@ async fn frame_at_reads_xvid_with_packed_b_frames() -> Result<()> {
     assert!((frame["pts_seconds"].as_f64().unwrap() - 4.1708).abs() < 0.002, "{frame}");
     let step = &done["steps"][0];
     assert!(step["peak_memory_mib"].as_f64().unwrap() <= 64.0);
+    println!(
+        "megamind.avi exact t=4.2 s: step {} ms, guest peak {} MiB",
+        step["wall_ms"], step["peak_memory_mib"]
+    );
     let url = done["artifacts"][0]["url"].as_str().unwrap();
     let bytes = server.get(url).send().await?.bytes().await?;
     assert_eq!(&bytes[..2], &[0xFF, 0xD8], "a JPEG");

@@ -1,11 +1,11 @@
-//! AVI (RIFF) demuxing for Motion JPEG and MPEG-4 Part 2.
+//! AVI (RIFF) demuxing for Motion JPEG, MPEG-4 Part 2 and MS-MPEG4 v3.
 //!
 //! The `movi` lists are walked by chunk headers rather than trusting `idx1`, whose
 //! offsets are relative to different places in different writers; that also covers
 //! OpenDML files (`AVIX` continuation chunks) without reading their super-indexes.
 //!
-//! AVI has no timestamps and its keyframe flags live in that index, so for MPEG-4 the
-//! first bytes of each chunk are read while walking (they come in the same
+//! AVI has no timestamps and its keyframe flags live in that index, so for the MPEG-4
+//! codecs the first bytes of each chunk are read while walking (they come in the same
 //! buffered reads): the picture type there says which chunks are keyframes, whether or
 //! not the file has an index (or a truthful one). For MPEG-4 with B-VOPs stored one per
 //! chunk in decode order (as libavcodec writes AVI), the types also give the display
@@ -113,7 +113,7 @@ fn codec_of(handler: [u8; 4]) -> Result<Codec> {
         match &upper {
             b"MJPG" | b"AVRN" | b"LJPG" | b"DMB1" | b"JPEG" => return Ok(Codec::Mjpeg),
             b"DIV3" | b"MP43" | b"MPG3" | b"DIV4" | b"DIV5" | b"DIV6" | b"AP41" | b"COL1"
-            | b"DVX3" => "msmpeg4v3".to_owned(),
+            | b"DVX3" => return Ok(Codec::Msmpeg4v3),
             b"XVID" | b"XVIX" | b"DIVX" | b"DX50" | b"FMP4" | b"MP4V" | b"MP4S" | b"M4S2"
             | b"UMP4" | b"RMP4" | b"3IV2" | b"DM4V" | b"BLZ0" | b"GEOV" | b"SEDG" | b"WV1F"
             | b"SMP4" => return Ok(Codec::Mpeg4),
@@ -238,7 +238,7 @@ fn index_movi<R: Read + Seek>(
     Ok(())
 }
 
-/// Bytes read at the head of each chunk of an MPEG-4 stream.
+/// Bytes read at the head of each chunk of an MPEG-4 or MS-MPEG4 stream.
 const HEAD_BYTES: u32 = 256;
 
 /// The chunk heads of the video stream, for the codecs that need them.
@@ -255,10 +255,15 @@ struct Heads {
 
 impl Heads {
     fn read<R: Read + Seek>(&mut self, r: &mut R, at: u64, size: u32) -> Result<()> {
-        if self.codec != Some(Codec::Mpeg4) {
+        if !matches!(self.codec, Some(Codec::Mpeg4 | Codec::Msmpeg4v3)) {
             return Ok(());
         }
         let head = read(r, at, u64::from(size.min(HEAD_BYTES)))?;
+        if self.codec == Some(Codec::Msmpeg4v3) {
+            // The picture header opens with the 2-bit type: 0 intra, 1 predicted.
+            self.kinds.push(head.first().map_or(255, |b| b >> 6));
+            return Ok(());
+        }
         let h = crate::mpeg4::chunk_head(&head);
         self.packed |= h.packed;
         if h.has_vol && self.vol.is_none() {
@@ -271,11 +276,14 @@ impl Heads {
     /// Sets keyframes (and display order) from the chunk heads; returns the codec
     /// configuration (the `strf` extra data, else the first in-band VOL headers).
     fn apply(self, codec: Codec, samples: &mut [Sample], extra: Vec<u8>) -> Vec<u8> {
-        if codec != Codec::Mpeg4 || self.kinds.len() != samples.len() {
+        if !matches!(codec, Codec::Mpeg4 | Codec::Msmpeg4v3) || self.kinds.len() != samples.len() {
             return extra;
         }
         for (s, &k) in samples.iter_mut().zip(&self.kinds) {
             s.keyframe = k == 0;
+        }
+        if codec == Codec::Msmpeg4v3 {
+            return extra;
         }
         if !self.packed && self.kinds.contains(&2) {
             // One VOP per chunk in decode order: a B-VOP shows next, a reference shows

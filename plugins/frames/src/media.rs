@@ -66,6 +66,8 @@ pub enum Codec {
     Av1,
     /// MPEG-4 Part 2 Visual (Xvid, DivX 4/5).
     Mpeg4,
+    /// Microsoft MPEG-4 version 3 (DivX 3).
+    Msmpeg4v3,
 }
 
 impl Codec {
@@ -77,6 +79,7 @@ impl Codec {
             Codec::Vp9 => "vp9",
             Codec::Av1 => "av1",
             Codec::Mpeg4 => "mpeg4",
+            Codec::Msmpeg4v3 => "msmpeg4v3",
         }
     }
 }

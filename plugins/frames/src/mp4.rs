@@ -154,7 +154,7 @@ fn parse_moov(moov: &[u8], file_size: u64) -> Result<VideoTrack> {
                 Some(esds) => crate::mpeg4::esds_config(esds)?,
                 None => Vec::new(),
             },
-            Codec::Mjpeg | Codec::Vp9 => Vec::new(),
+            Codec::Mjpeg | Codec::Vp9 | Codec::Msmpeg4v3 => Vec::new(),
         };
         return Ok(VideoTrack {
             container: "mp4",

@@ -65,6 +65,27 @@ fn megamind_xvid_packed_b_frames() {
 }
 
 #[test]
+fn msmpeg4v3_avi() {
+    probes("msmpeg4-720p.avi");
+}
+
+#[test]
+fn vtest_divx3_as_it_is() {
+    // OpenCV's vtest.avi: MS-MPEG4 v3 from MEncoder, keyframes every 25 s.
+    check("vtest.avi", 30.0, Mode::Exact, 300, 30.0);
+    check("vtest.avi", 60.0, Mode::Exact, 600, 60.0);
+    check("vtest.avi", 30.0, Mode::Keyframe, 250, 25.0);
+    let v = frames::job::run(
+        std::io::BufReader::new(std::fs::File::open(fixture("vtest.avi")).unwrap()),
+        std::fs::metadata(fixture("vtest.avi")).unwrap().len(),
+        &serde_json::from_str(r#"{"at_seconds": 1}"#).unwrap(),
+        &mut Discard,
+    )
+    .unwrap();
+    assert_eq!(v["codec"], "msmpeg4v3");
+}
+
+#[test]
 fn mpeg4_psnr_tells_neighbouring_frames_apart() {
     let got = extract("mpeg4-720p.avi", 5.0, Mode::Exact).unwrap();
     let p = psnr(&got.rgb, &reference("mpeg4-720p.avi", 120));

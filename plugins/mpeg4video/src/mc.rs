@@ -62,24 +62,28 @@ pub fn halfpel(
     }
 }
 
-/// The 8-tap half-sample filter over `n + 1` samples `s(0..=n)`, output position `i`
-/// (between `s(i)` and `s(i + 1)`), samples outside mirrored.
+/// The 8-tap half-sample filter along a line of `n + 1` samples (`n` outputs), samples
+/// beyond the line mirrored: `out[i]` lies between `line[i]` and `line[i + 1]`.
 #[inline]
-fn tap8(s: impl Fn(usize) -> i32, n: usize, i: usize, rounding: i32) -> u8 {
-    let m = |k: isize| -> i32 {
-        let k = if k < 0 {
+fn filter_line(line: &[u8], n: usize, rounding: i32, out: &mut [u8]) {
+    // ext[k + 3] = line[k] for k in -3..=n + 4, mirrored outside 0..=n.
+    let mut ext = [0i32; 17 + 7];
+    for (k, e) in ext.iter_mut().enumerate().take(n + 8) {
+        let k = k as isize - 3;
+        let m = if k < 0 {
             (-k - 1) as usize
         } else if k as usize > n {
             2 * n + 1 - k as usize
         } else {
             k as usize
         };
-        s(k)
-    };
-    let i = i as isize;
-    let v = 20 * (m(i) + m(i + 1)) - 6 * (m(i - 1) + m(i + 2)) + 3 * (m(i - 2) + m(i + 3))
-        - (m(i - 3) + m(i + 4));
-    ((v + 16 - rounding) >> 5).clamp(0, 255) as u8
+        *e = i32::from(line[m]);
+    }
+    for (i, o) in out.iter_mut().enumerate().take(n) {
+        let e = &ext[i..i + 8];
+        let v = 20 * (e[3] + e[4]) - 6 * (e[2] + e[5]) + 3 * (e[1] + e[6]) - (e[0] + e[7]);
+        *o = ((v + 16 - rounding) >> 5).clamp(0, 255) as u8;
+    }
 }
 
 /// Predicts a `w` x `h` block at `(x, y)` in `src` displaced by the quarter-sample
@@ -105,30 +109,39 @@ pub fn qpel(
     // Row stage: `rows` rows of `w` samples at horizontal phase fx.
     let rows = if fy == 0 { h } else { h + 1 };
     let mut row_stage = [0u8; 16 * 17];
+    let mut half = [0u8; 16];
     for i in 0..rows {
         let line = &area[i * aw..i * aw + aw];
+        let dst = &mut row_stage[i * w..i * w + w];
+        if fx == 0 {
+            dst.copy_from_slice(&line[..w]);
+            continue;
+        }
+        filter_line(line, w, r, &mut half);
         for j in 0..w {
-            row_stage[i * w + j] = match fx {
-                0 => line[j],
-                2 => tap8(|k| i32::from(line[k]), w, j, r),
-                1 => avg(line[j], tap8(|k| i32::from(line[k]), w, j, r)),
-                _ => avg(line[j + 1], tap8(|k| i32::from(line[k]), w, j, r)),
+            dst[j] = match fx {
+                2 => half[j],
+                1 => avg(line[j], half[j]),
+                _ => avg(line[j + 1], half[j]),
             };
         }
     }
+    if fy == 0 {
+        out[..w * h].copy_from_slice(&row_stage[..w * h]);
+        return;
+    }
     // Column stage.
-    for i in 0..h {
-        for j in 0..w {
+    let mut column = [0u8; 17];
+    for j in 0..w {
+        for (i, c) in column.iter_mut().enumerate().take(h + 1) {
+            *c = row_stage[i * w + j];
+        }
+        filter_line(&column, h, r, &mut half);
+        for i in 0..h {
             out[i * w + j] = match fy {
-                0 => row_stage[i * w + j],
-                _ => {
-                    let v = tap8(|k| i32::from(row_stage[k * w + j]), h, i, r);
-                    match fy {
-                        2 => v,
-                        1 => avg(row_stage[i * w + j], v),
-                        _ => avg(row_stage[(i + 1) * w + j], v),
-                    }
-                }
+                2 => half[i],
+                1 => avg(column[i], half[i]),
+                _ => avg(column[i + 1], half[i]),
             };
         }
     }
