@@ -289,7 +289,7 @@ impl Heads {
             // One VOP per chunk in decode order: a B-VOP shows next, a reference shows
             // when the next reference arrives.
             let slots: Vec<i64> = samples.iter().map(|s| s.pts).collect();
-            let (mut next, mut pending) = (0usize, None);
+            let (mut next, mut pending) = (0usize, None::<usize>);
             for (i, &k) in self.kinds.iter().enumerate() {
                 if k == 2 {
                     samples[i].pts = slots[next];
