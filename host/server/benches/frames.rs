@@ -48,7 +48,10 @@ fn main() -> Result<()> {
     );
     // MPEG-4 Part 2 (issue 21): libavcodec's mpeg4 with B-frames in AVI, and OpenCV's
     // Xvid sample with packed B-frames, both against ffmpeg -threads 1.
-    let (mpeg4, xvid) = (fixtures.join("mpeg4-720p.avi"), fixtures.join("megamind.avi"));
+    let (mpeg4, xvid) = (
+        fixtures.join("mpeg4-720p.avi"),
+        fixtures.join("megamind.avi"),
+    );
     let cases = [
         (
             "keyframe t=5 s, 720p H.264 (ffmpeg default threads)",
@@ -56,10 +59,30 @@ fn main() -> Result<()> {
             "keyframe",
             false,
         ),
-        ("exact t=5 s, 720p H.264 (ffmpeg -threads 1)", &clip, "exact", true),
-        ("keyframe t=5 s, 720p MPEG-4 AVI (-threads 1)", &mpeg4, "keyframe", true),
-        ("exact t=5 s, 720p MPEG-4 AVI (-threads 1)", &mpeg4, "exact", true),
-        ("exact t=5 s, Megamind.avi Xvid (-threads 1)", &xvid, "exact", true),
+        (
+            "exact t=5 s, 720p H.264 (ffmpeg -threads 1)",
+            &clip,
+            "exact",
+            true,
+        ),
+        (
+            "keyframe t=5 s, 720p MPEG-4 AVI (-threads 1)",
+            &mpeg4,
+            "keyframe",
+            true,
+        ),
+        (
+            "exact t=5 s, 720p MPEG-4 AVI (-threads 1)",
+            &mpeg4,
+            "exact",
+            true,
+        ),
+        (
+            "exact t=5 s, Megamind.avi Xvid (-threads 1)",
+            &xvid,
+            "exact",
+            true,
+        ),
     ];
     for (name, video, mode, single_thread) in cases {
         let ours = framepipe(&data, video, mode, work.path());
