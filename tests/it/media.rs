@@ -441,3 +441,93 @@ async fn people_count_runs_over_a_whole_clip_with_progress() -> Result<()> {
     server.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn frame_at_reads_xvid_with_packed_b_frames() -> Result<()> {
+    // OpenCV's Megamind.avi as it is: Xvid (MPEG-4 ASP), B-frames packed DivX-style.
+    let server = Server::start().await?;
+    let upload = upload_file(&server, &fixture("megamind.avi")).await?;
+    let id = server
+        .submit_id(json!({"pipeline": "frame-at", "input": upload["input"], "params": {"at_seconds": 4.2, "mode": "exact"}})).await?;
+    let done = server.wait(&id, Duration::from_secs(120)).await?;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["result"]["codec"], "mpeg4");
+    assert_eq!(done["result"]["container"], "avi");
+    assert_eq!(
+        (
+            done["result"]["width"].as_u64(),
+            done["result"]["height"].as_u64()
+        ),
+        (Some(720), Some(528))
+    );
+    let frame = &done["result"]["frames"][0];
+    // Frame 100 at 23.976 fps, shown at 4.171 s.
+    assert!(
+        (frame["pts_seconds"].as_f64().unwrap() - 4.1708).abs() < 0.002,
+        "{frame}"
+    );
+    let step = &done["steps"][0];
+    assert!(step["peak_memory_mib"].as_f64().unwrap() <= 64.0);
+    println!(
+        "megamind.avi exact t=4.2 s: step {} ms, guest peak {} MiB",
+        step["wall_ms"], step["peak_memory_mib"]
+    );
+    let url = done["artifacts"][0]["url"].as_str().unwrap();
+    let bytes = server.get(url).send().await?.bytes().await?;
+    assert_eq!(&bytes[..2], &[0xFF, 0xD8], "a JPEG");
+    server.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn frame_at_reads_divx3_vtest_as_it_is() -> Result<()> {
+    // OpenCV's vtest.avi, MS-MPEG4 v3 (DivX 3), no longer transcoded: keyframes every
+    // 25 s, so exact mode at 30 s decodes 51 pictures.
+    let server = Server::start().await?;
+    let upload = upload_file(&server, &fixture("vtest.avi")).await?;
+    let id = server
+        .submit_id(json!({"pipeline": "frame-at", "input": upload["input"], "params": {"at_seconds": 30, "mode": "exact"}})).await?;
+    let done = server.wait(&id, Duration::from_secs(120)).await?;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["result"]["codec"], "msmpeg4v3");
+    assert_eq!(
+        (
+            done["result"]["width"].as_u64(),
+            done["result"]["height"].as_u64()
+        ),
+        (Some(768), Some(576))
+    );
+    let frame = &done["result"]["frames"][0];
+    assert!(
+        (frame["pts_seconds"].as_f64().unwrap() - 30.0).abs() < 0.01,
+        "{frame}"
+    );
+    let step = &done["steps"][0];
+    assert!(step["peak_memory_mib"].as_f64().unwrap() <= 64.0);
+    println!(
+        "vtest.avi exact t=30 s: step {} ms, guest peak {} MiB",
+        step["wall_ms"], step["peak_memory_mib"]
+    );
+    server.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn people_count_reads_vtest_avi_as_it_is() -> Result<()> {
+    // The DivX 3 original, no transcoding: its keyframes (0, 25, 50, 75 s) counted.
+    let server = Server::start().await?;
+    let upload = upload_file(&server, &fixture("vtest.avi")).await?;
+    let id = server
+        .submit_id(json!({"pipeline": "people-count", "input": upload["input"], "params": {"every_seconds": 25.0}})).await?;
+    let done = server.wait(&id, Duration::from_secs(600)).await?;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let result = &done["result"];
+    assert_eq!(result["processed_frames"], 4);
+    let most = result["person_count"].as_u64().unwrap();
+    assert!(
+        (3..=9).contains(&most),
+        "vtest shows about six people at once, got {most}"
+    );
+    server.stop().await;
+    Ok(())
+}

@@ -43,6 +43,8 @@ pub fn decoder_for(track: &VideoTrack) -> Result<Box<dyn FrameDecoder>> {
         Codec::Mjpeg => Box::new(crate::mjpeg::Mjpeg),
         Codec::Vp9 => Box::new(crate::vp9::Vp9::new()),
         Codec::Av1 => Box::new(crate::av1::Av1::new(track)?),
+        Codec::Mpeg4 => Box::new(crate::mpeg4::Mpeg4::new(track)?),
+        Codec::Msmpeg4v3 => Box::new(crate::msmpeg4::Msmpeg4::new(track)?),
     })
 }
 
@@ -57,6 +59,6 @@ pub fn profile(track: &VideoTrack) -> Option<String> {
                 .ok()
                 .map(|c| c.profile_name())
         }
-        Codec::Av1 | Codec::Mjpeg | Codec::Vp9 => None,
+        Codec::Av1 | Codec::Mjpeg | Codec::Vp9 | Codec::Mpeg4 | Codec::Msmpeg4v3 => None,
     }
 }

@@ -19,6 +19,8 @@ pub mod mjpeg;
 pub mod mkv;
 pub mod mp4;
 pub mod mp4_boxes;
+pub mod mpeg4;
+pub mod msmpeg4;
 // Only in the component: natively the export symbols (`framepipe:plugin/step@0.1.0#run`)
 // are not valid linker-script names, and native builds are for tests.
 #[cfg(target_family = "wasm")]

@@ -64,6 +64,10 @@ pub enum Codec {
     Vp9,
     /// AV1.
     Av1,
+    /// MPEG-4 Part 2 Visual (Xvid, DivX 4/5).
+    Mpeg4,
+    /// Microsoft MPEG-4 version 3 (DivX 3).
+    Msmpeg4v3,
 }
 
 impl Codec {
@@ -74,6 +78,8 @@ impl Codec {
             Codec::Mjpeg => "mjpeg",
             Codec::Vp9 => "vp9",
             Codec::Av1 => "av1",
+            Codec::Mpeg4 => "mpeg4",
+            Codec::Msmpeg4v3 => "msmpeg4v3",
         }
     }
 }

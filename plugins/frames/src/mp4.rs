@@ -150,7 +150,11 @@ fn parse_moov(moov: &[u8], file_size: u64) -> Result<VideoTrack> {
                     MediaError::invalid("AV1 track without its decoder configuration (av1C)")
                 })?
                 .to_vec(),
-            Codec::Mjpeg | Codec::Vp9 => Vec::new(),
+            Codec::Mpeg4 => match entry.child(b"esds") {
+                Some(esds) => crate::mpeg4::esds_config(esds)?,
+                None => Vec::new(),
+            },
+            Codec::Mjpeg | Codec::Vp9 | Codec::Msmpeg4v3 => Vec::new(),
         };
         return Ok(VideoTrack {
             container: "mp4",
@@ -177,11 +181,11 @@ fn codec_of(entry: &VisualEntry) -> Result<Codec> {
         b"jpeg" | b"mjpa" | b"mjpg" | b"MJPG" => Ok(Codec::Mjpeg),
         b"vp09" => Ok(Codec::Vp9),
         b"av01" => Ok(Codec::Av1),
+        b"mp4v" => Ok(Codec::Mpeg4),
         other => {
             let name = match other {
                 b"hvc1" | b"hev1" => "hevc".to_owned(),
                 b"vp08" => "vp8".to_owned(),
-                b"mp4v" => "mpeg4".to_owned(),
                 b"s263" | b"h263" => "h263".to_owned(),
                 b"apch" | b"apcn" | b"apcs" | b"apco" | b"ap4h" => "prores".to_owned(),
                 x => format!("`{}`", fourcc(*x)),
