@@ -29,6 +29,7 @@ fn main() {
     let target_dir = guest_target_dir(&out_dir);
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
     println!("cargo:rerun-if-env-changed=FRAMEPIPE_GUEST_TARGET_DIR");
+    println!("cargo:rerun-if-env-changed=FRAMEPIPE_GUEST_BUILD_DIR");
 
     let mut listing = String::from(
         "/// Every component this crate embeds: name, bytes, `sha256:` digest.\npub static ALL: &[(&str, &[u8], &str)] = &[\n",
@@ -89,6 +90,7 @@ fn build_workspace(dir: &Path, target_dir: &Path) {
         "RUSTFLAGS",
         "CARGO_BUILD_RUSTFLAGS",
         "CARGO_TARGET_DIR",
+        "CARGO_BUILD_BUILD_DIR",
         "CARGO_BUILD_TARGET",
         "RUSTC_WRAPPER",
         "RUSTC_WORKSPACE_WRAPPER",
@@ -102,6 +104,12 @@ fn build_workspace(dir: &Path, target_dir: &Path) {
         "HOST",
     ] {
         cmd.env_remove(var);
+    }
+    // Several checkouts can share the guests' intermediate artifacts (cargo's build
+    // directory) while each keeps its own components: the host build's own build
+    // directory is locked while this script runs, so the guests get one of their own.
+    if let Some(build_dir) = std::env::var_os("FRAMEPIPE_GUEST_BUILD_DIR") {
+        cmd.env("CARGO_BUILD_BUILD_DIR", build_dir);
     }
     let status = cmd.status().expect("running cargo for the wasm guests");
     if !status.success() {
