@@ -64,6 +64,8 @@ pub enum Codec {
     Vp9,
     /// AV1.
     Av1,
+    /// HEVC / H.265.
+    Hevc,
 }
 
 impl Codec {
@@ -74,6 +76,7 @@ impl Codec {
             Codec::Mjpeg => "mjpeg",
             Codec::Vp9 => "vp9",
             Codec::Av1 => "av1",
+            Codec::Hevc => "hevc",
         }
     }
 }
@@ -98,7 +101,8 @@ pub struct VideoTrack {
     pub container: &'static str,
     /// The codec of the samples.
     pub codec: Codec,
-    /// Codec setup bytes (the `avcC` record for H.264, `av1C` for AV1), empty when none.
+    /// Codec setup bytes (the `avcC` record for H.264, `hvcC` for HEVC, `av1C` for AV1),
+    /// empty when none: H.264 and HEVC samples are then Annex-B access units (MPEG-TS).
     pub codec_config: Vec<u8>,
     /// Coded width and height in pixels, as the container declares them.
     pub width: u32,

@@ -15,12 +15,19 @@ const MAX_MOOV: u64 = 48 << 20;
 
 /// Reads the top-level boxes and indexes the first video track.
 pub fn open<R: Read + Seek>(reader: &mut R, file_size: u64) -> Result<VideoTrack> {
-    let moov = read_moov(reader, file_size)?;
-    parse_moov(&moov, file_size)
+    let (moov, moov_end) = read_moov(reader, file_size)?;
+    // Fragmented files: the samples are indexed by the `moof` boxes after the `moov`.
+    let mut fragments = |track_id: u32| -> Result<Vec<Sample>> {
+        let mvex = find(&moov, b"mvex")?.unwrap_or(&[]);
+        let defaults = crate::mp4_fragments::track_defaults(mvex, track_id)?;
+        crate::mp4_fragments::index(reader, file_size, moov_end, track_id, defaults)
+    };
+    parse_moov(&moov, file_size, &mut fragments)
 }
 
-/// Walks the top-level boxes by their headers and returns the `moov` payload.
-fn read_moov<R: Read + Seek>(reader: &mut R, file_size: u64) -> Result<Vec<u8>> {
+/// Walks the top-level boxes by their headers and returns the `moov` payload and where
+/// the box ends.
+fn read_moov<R: Read + Seek>(reader: &mut R, file_size: u64) -> Result<(Vec<u8>, u64)> {
     let mut pos = 0u64;
     let mut saw_moof = false;
     while pos.saturating_add(8) <= file_size {
@@ -63,12 +70,12 @@ fn read_moov<R: Read + Seek>(reader: &mut R, file_size: u64) -> Result<Vec<u8>> 
             }
             let mut moov = vec![0u8; len as usize];
             reader.read_exact(&mut moov)?;
-            if saw_moof || has_mvex(&moov) {
-                return Err(MediaError::unsupported(
-                    "fragmented MP4 (moof boxes) is not supported",
+            if saw_moof {
+                return Err(MediaError::invalid(
+                    "MP4 fragments (moof) before the index (moov): the file is damaged",
                 ));
             }
-            return Ok(moov);
+            return Ok((moov, end));
         }
         pos = pos.saturating_add(size);
     }
@@ -82,12 +89,13 @@ fn read_moov<R: Read + Seek>(reader: &mut R, file_size: u64) -> Result<Vec<u8>> 
     ))
 }
 
-fn has_mvex(moov: &[u8]) -> bool {
-    Boxes::new(moov).any(|b| b.map(|(k, _)| &k == b"mvex").unwrap_or(false))
-}
-
-/// Finds the first video `trak` and builds its sample index.
-fn parse_moov(moov: &[u8], file_size: u64) -> Result<VideoTrack> {
+/// Finds the first video `trak` and builds its sample index; `fragments(track_id)` gives
+/// the samples of a fragmented file.
+fn parse_moov(
+    moov: &[u8],
+    file_size: u64,
+    fragments: &mut dyn FnMut(u32) -> Result<Vec<Sample>>,
+) -> Result<VideoTrack> {
     let mvhd = find(moov, b"mvhd")?
         .ok_or_else(|| MediaError::invalid("MP4 has no movie header (mvhd)"))?;
     let movie_timescale = movie_timescale(mvhd)?;
@@ -127,6 +135,9 @@ fn parse_moov(moov: &[u8], file_size: u64) -> Result<VideoTrack> {
         VideoTrack::check_dimensions(u32::from(entry.width), u32::from(entry.height))?;
         let tables = SampleTables::read(stbl)?;
         let mut samples = tables.samples(file_size)?;
+        if samples.is_empty() && find(moov, b"mvex")?.is_some() {
+            samples = fragments(track_id(tkhd)?)?;
+        }
         if samples.is_empty() {
             return Err(MediaError::invalid("the MP4 video track has no samples"));
         }
@@ -148,6 +159,12 @@ fn parse_moov(moov: &[u8], file_size: u64) -> Result<VideoTrack> {
                 .child(b"av1C")
                 .ok_or_else(|| {
                     MediaError::invalid("AV1 track without its decoder configuration (av1C)")
+                })?
+                .to_vec(),
+            Codec::Hevc => entry
+                .child(b"hvcC")
+                .ok_or_else(|| {
+                    MediaError::invalid("HEVC track without its decoder configuration (hvcC)")
                 })?
                 .to_vec(),
             Codec::Mjpeg | Codec::Vp9 => Vec::new(),
@@ -177,9 +194,9 @@ fn codec_of(entry: &VisualEntry) -> Result<Codec> {
         b"jpeg" | b"mjpa" | b"mjpg" | b"MJPG" => Ok(Codec::Mjpeg),
         b"vp09" => Ok(Codec::Vp9),
         b"av01" => Ok(Codec::Av1),
+        b"hvc1" | b"hev1" => Ok(Codec::Hevc),
         other => {
             let name = match other {
-                b"hvc1" | b"hev1" => "hevc".to_owned(),
                 b"vp08" => "vp8".to_owned(),
                 b"mp4v" => "mpeg4".to_owned(),
                 b"s263" | b"h263" => "h263".to_owned(),
@@ -257,6 +274,14 @@ fn media_header(mdhd: &[u8]) -> Result<(u32, u64)> {
             duration
         },
     ))
+}
+
+/// The track's `track_ID`, which fragments name their samples' track by.
+fn track_id(tkhd: &[u8]) -> Result<u32> {
+    let mut c = Cursor::new(tkhd, "tkhd");
+    let version = c.u8()?;
+    c.skip(3 + if version == 1 { 16 } else { 8 })?;
+    c.u32()
 }
 
 /// Reads the display rotation from the track header's matrix (clockwise degrees).
