@@ -120,7 +120,7 @@ fn parse_moov(
             None => None,
         };
         let mdhd = require(mdia, b"mdhd", "mdia")?;
-        let (timescale, media_duration) = media_header(mdhd)?;
+        let (timescale, mut media_duration) = media_header(mdhd)?;
         let minf = require(mdia, b"minf", "mdia")?;
         let stbl = require(minf, b"stbl", "minf")?;
         let stsd = require(stbl, b"stsd", "stbl")?;
@@ -135,8 +135,18 @@ fn parse_moov(
         VideoTrack::check_dimensions(u32::from(entry.width), u32::from(entry.height))?;
         let tables = SampleTables::read(stbl)?;
         let mut samples = tables.samples(file_size)?;
-        if samples.is_empty() && find(moov, b"mvex")?.is_some() {
-            samples = fragments(track_id(tkhd)?)?;
+        if find(moov, b"mvex")?.is_some() {
+            // The `moov` may hold the first fragment's samples itself (ffmpeg without
+            // `empty_moov`); the `moof`s hold the rest.
+            samples.extend(fragments(track_id(tkhd)?)?);
+            if edits.is_none() {
+                // No edit list (ffmpeg's empty_moov): time zero is the first frame shown,
+                // as ffmpeg's start_time makes it for `-ss`.
+                let first = samples.iter().map(|s| s.pts).min().unwrap_or(0);
+                samples.iter_mut().for_each(|s| s.pts -= first);
+            }
+            // The header's duration covers the `moov`'s samples at most.
+            media_duration = media_duration.max(shown_span(&samples));
         }
         if samples.is_empty() {
             return Err(MediaError::invalid("the MP4 video track has no samples"));
@@ -274,6 +284,22 @@ fn media_header(mdhd: &[u8]) -> Result<(u32, u64)> {
             duration
         },
     ))
+}
+
+/// From the first frame shown to the end of the last: the duration of a fragmented track
+/// whose header says none (the last frame lasts as long as the typical one).
+fn shown_span(samples: &[Sample]) -> u64 {
+    let mut pts: Vec<i64> = samples.iter().map(|s| s.pts).collect();
+    pts.sort_unstable();
+    let mut steps: Vec<i64> = pts
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .filter(|&d| d > 0)
+        .collect();
+    steps.sort_unstable();
+    let step = steps.get(steps.len() / 2).copied().unwrap_or(0);
+    let span = pts.last().copied().unwrap_or(0) - pts.first().copied().unwrap_or(0);
+    (span + step).max(0) as u64
 }
 
 /// The track's `track_ID`, which fragments name their samples' track by.

@@ -207,7 +207,7 @@ fn hevc_ts_and_fragmented_metadata() {
             1280,
             720,
             30.0,
-            6.0,
+            6.133,
         ),
         (
             "h264-high-720p.m2ts",
@@ -217,7 +217,7 @@ fn hevc_ts_and_fragmented_metadata() {
             1280,
             720,
             30.0,
-            6.0,
+            6.133,
         ),
         (
             "hevc-fragmented-720p.mp4",
