@@ -186,7 +186,8 @@ fn hevc_ts_and_fragmented_metadata() {
             Some("Main 10"),
             1280,
             720,
-            30.0,
+            // Matroska keeps milliseconds: frames 33 ms apart.
+            30.303,
             4.0,
         ),
         (
