@@ -95,6 +95,12 @@ fn hevc_1080p_fits_under_64_mib() {
 #[test]
 fn hevc_4k_memory_is_measured() {
     // 4K HEVC needs more than the default 64 MiB cap: docs/media.md gives the cap to set.
-    let p = peak_mib("hevc-main-2160p.mp4", r#"{"mode": "exact", "at_seconds": 0.4}"#);
-    assert!(p > 64.0 && p < 320.0, "4K HEVC exact seek peaked at {p:.1} MiB");
+    let p = peak_mib(
+        "hevc-main-2160p.mp4",
+        r#"{"mode": "exact", "at_seconds": 0.4}"#,
+    );
+    assert!(
+        p > 64.0 && p < 320.0,
+        "4K HEVC exact seek peaked at {p:.1} MiB"
+    );
 }
