@@ -134,7 +134,7 @@ pub fn droppable(nals: &[&[u8]], max_sub_layer: u8) -> bool {
     slices.peek().is_some()
         && slices.all(|n| {
             let t = nal_type(n);
-            t <= 14 && t % 2 == 0 && temporal_id(n) >= max_sub_layer
+            t <= 14 && t.is_multiple_of(2) && temporal_id(n) >= max_sub_layer
         })
 }
 

@@ -118,7 +118,7 @@ fn locate<R: Read + Seek>(r: &mut R, file_size: u64) -> Result<Stream> {
         body.get(5..)?
             .chunks_exact(4)
             .find(|e| u16::from_be_bytes([e[0], e[1]]) != 0)
-            .map(|e| u16::from(e[2] & 0x1f) << 8 | u16::from(e[3]))
+            .map(|e| (u16::from(e[2] & 0x1f) << 8) | u16::from(e[3]))
     })?
     .ok_or_else(|| MediaError::invalid("the MPEG-TS file has no program table (PAT)"))?;
     stream.pid = pmt_pid;
@@ -174,11 +174,11 @@ type VideoEntry = Option<(u16, std::result::Result<Codec, &'static str>)>;
 
 /// The first video stream of a PMT body: its PID and codec (or the codec's name).
 fn video_entry(body: &[u8]) -> Option<VideoEntry> {
-    let info = usize::from(*body.get(7)? & 0x0f) << 8 | usize::from(*body.get(8)?);
+    let info = (usize::from(*body.get(7)? & 0x0f) << 8) | usize::from(*body.get(8)?);
     let mut at = 9 + info;
     while at + 5 <= body.len() {
-        let pid = u16::from(body[at + 1] & 0x1f) << 8 | u16::from(body[at + 2]);
-        let len = usize::from(body[at + 3] & 0x0f) << 8 | usize::from(body[at + 4]);
+        let pid = (u16::from(body[at + 1] & 0x1f) << 8) | u16::from(body[at + 2]);
+        let len = (usize::from(body[at + 3] & 0x0f) << 8) | usize::from(body[at + 4]);
         if let Some(kind) = stream_kind(body[at]) {
             return Some(Some((pid, kind)));
         }

@@ -73,7 +73,7 @@ impl<'a> Packet<'a> {
                 "MPEG-TS packet without its sync byte: the file is corrupt or not a transport stream",
             ));
         }
-        let pid = u16::from(p[1] & 0x1f) << 8 | u16::from(p[2]);
+        let pid = (u16::from(p[1] & 0x1f) << 8) | u16::from(p[2]);
         let start = p[1] & 0x40 != 0;
         let control = (p[3] >> 4) & 3;
         let mut at = 4;
@@ -105,11 +105,11 @@ pub struct PesHeader {
 }
 
 fn timestamp(b: &[u8]) -> i64 {
-    (i64::from(b[0] >> 1) & 7) << 30
-        | i64::from(b[1]) << 22
-        | (i64::from(b[2]) >> 1) << 15
-        | i64::from(b[3]) << 7
-        | i64::from(b[4]) >> 1
+    ((i64::from(b[0] >> 1) & 7) << 30)
+        | (i64::from(b[1]) << 22)
+        | ((i64::from(b[2]) >> 1) << 15)
+        | (i64::from(b[3]) << 7)
+        | (i64::from(b[4]) >> 1)
 }
 
 impl PesHeader {
@@ -156,7 +156,7 @@ pub fn section(payload: &[u8]) -> Option<&[u8]> {
     if s.len() < 3 {
         return None;
     }
-    let len = usize::from(s[1] & 0x0f) << 8 | usize::from(s[2]);
+    let len = (usize::from(s[1] & 0x0f) << 8) | usize::from(s[2]);
     // table_id, length (3) ... CRC (4): the body between them.
     s.get(3..3 + len.checked_sub(4)?)
 }
