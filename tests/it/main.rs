@@ -3,6 +3,7 @@
 
 mod api;
 mod media;
+mod media_formats;
 mod pipelines;
 mod process;
 mod scale;

@@ -180,6 +180,8 @@ pub fn media_type_of(filename: &str) -> Option<&'static str> {
         "mkv" => "video/x-matroska",
         "webm" => "video/webm",
         "avi" => "video/x-msvideo",
+        "ts" | "m2ts" | "mts" => "video/mp2t",
+        "3gp" => "video/3gpp",
         "jpg" | "jpeg" => "image/jpeg",
         "png" => "image/png",
         "webp" => "image/webp",

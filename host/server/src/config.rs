@@ -197,7 +197,8 @@ impl Default for UploadSettings {
         UploadSettings {
             max_bytes: 500 * 1000 * 1000,
             extensions: [
-                "mp4", "m4v", "mov", "mkv", "webm", "avi", "jpg", "jpeg", "png",
+                "mp4", "m4v", "mov", "mkv", "webm", "avi", "ts", "m2ts", "mts", "3gp", "jpg",
+                "jpeg", "png",
             ]
             .map(String::from)
             .to_vec(),

@@ -20,4 +20,5 @@ pub mod input;
 pub mod pipeline;
 pub mod registry;
 pub mod runner;
+pub mod sniff;
 pub mod worker;

@@ -34,10 +34,20 @@ pub trait FrameDecoder {
     /// Says which sample the next `decode` gets (index in decode order, presentation
     /// time), for decoders that must explain a failure before it happens (see `av1`).
     fn at(&mut self, _index: usize, _seconds: f64) {}
+
+    /// Whether the sample's pictures are referenced by no other picture, so an exact seek
+    /// may skip it when it is not the target (H.264 `nal_ref_idc == 0`, HEVC sub-layer
+    /// non-reference pictures). `false` when unsure.
+    fn droppable(&mut self, _sample: &[u8]) -> bool {
+        false
+    }
 }
 
 /// A decoder for the track's codec, set up from its codec configuration.
 pub fn decoder_for(track: &VideoTrack) -> Result<Box<dyn FrameDecoder>> {
+    if let Some(decoder) = crate::ts::decoder_for(track)? {
+        return Ok(decoder);
+    }
     Ok(match track.codec {
         Codec::H264 => Box::new(crate::h264::H264::new(&track.codec_config)?),
         Codec::Mjpeg => Box::new(crate::mjpeg::Mjpeg),
@@ -45,6 +55,7 @@ pub fn decoder_for(track: &VideoTrack) -> Result<Box<dyn FrameDecoder>> {
         Codec::Av1 => Box::new(crate::av1::Av1::new(track)?),
         Codec::Mpeg4 => Box::new(crate::mpeg4::Mpeg4::new(track)?),
         Codec::Msmpeg4v3 => Box::new(crate::msmpeg4::Msmpeg4::new(track)?),
+        Codec::Hevc => Box::new(crate::hevc::Hevc::new(&track.codec_config)?),
     })
 }
 
@@ -59,6 +70,9 @@ pub fn profile(track: &VideoTrack) -> Option<String> {
                 .ok()
                 .map(|c| c.profile_name())
         }
+        Codec::Hevc => crate::hevc::config::HvcConfig::parse(&track.codec_config)
+            .ok()
+            .and_then(|c| c.profile_name()),
         Codec::Av1 | Codec::Mjpeg | Codec::Vp9 | Codec::Mpeg4 | Codec::Msmpeg4v3 => None,
     }
 }

@@ -4,6 +4,8 @@
 //! (in decode order) up to the sample shown at the time, keeping only that picture; the
 //! container's timestamps say which sample that is, so no reorder window is buffered.
 //! Consecutive requests in the same group of pictures continue where decoding stopped.
+//! On the way to the target, samples whose pictures nothing references (the decoder says
+//! which: `FrameDecoder::droppable`) are read but not decoded.
 
 use crate::config::Mode;
 use crate::decode::{FrameDecoder, Want, decoder_for};
@@ -73,9 +75,13 @@ impl<'t, R: Read + Seek> Extractor<'t, R> {
         let target = self.shown[at] as usize;
         match mode {
             Mode::Exact => {
+                // The last sync sample before the target in decode order that is not shown
+                // after it: an open-GOP keyframe (HEVC CRA) does not make the leading
+                // pictures that precede it in time decodable.
+                let pts = samples[target].pts;
                 let start = (0..=target)
                     .rev()
-                    .find(|&i| samples[i].keyframe)
+                    .find(|&i| samples[i].keyframe && samples[i].pts <= pts)
                     .unwrap_or(0);
                 (target, start)
             }
@@ -143,12 +149,17 @@ impl<'t, R: Read + Seek> Extractor<'t, R> {
             }
             self.read_sample(i)?;
             let pts = self.track.samples[i].pts as f64 / f64::from(self.track.timescale);
-            self.decoder.at(i, pts);
             let want = if i == target {
                 want_target
             } else {
                 Want::Nothing
             };
+            // Pictures nothing references are not decoded at all on the way to the target.
+            if want == Want::Nothing && self.decoder.droppable(&self.buf) {
+                self.position = Some((start, i));
+                continue;
+            }
+            self.decoder.at(i, pts);
             let picture = self.decoder.decode(&self.buf, want).map_err(|e| {
                 self.position = None;
                 self.at_sample(i, e)

@@ -7,6 +7,7 @@
 
 use crate::decode::{FrameDecoder, Want};
 use crate::media::{MediaError, Result, Rgb, VideoTrack};
+use crate::nal::{self, Framing};
 use crate::yuv::Yuv420;
 use rusty_h264_decoder::{DecodeError, Decoder, Sps};
 
@@ -124,9 +125,10 @@ fn decode_error(e: DecodeError) -> MediaError {
     }
 }
 
-/// An H.264 decoder fed MP4 samples.
+/// An H.264 decoder fed MP4/Matroska samples, or MPEG-TS access units (no `avcC`: the
+/// samples are Annex-B already and carry their parameter sets).
 pub struct H264 {
-    config: AvcConfig,
+    config: Option<AvcConfig>,
     decoder: Decoder,
     primed: bool,
     annex_b: Vec<u8>,
@@ -135,8 +137,13 @@ pub struct H264 {
 impl H264 {
     /// A decoder for the stream described by `avcc`.
     pub fn new(avcc: &[u8]) -> Result<Self> {
-        let config = AvcConfig::parse(avcc)?;
-        config.check()?;
+        let config = if avcc.is_empty() {
+            None
+        } else {
+            let config = AvcConfig::parse(avcc)?;
+            config.check()?;
+            Some(config)
+        };
         Ok(H264 {
             config,
             decoder: Decoder::new(),
@@ -148,12 +155,16 @@ impl H264 {
     /// Rewrites a length-prefixed sample as Annex-B into `self.annex_b`.
     fn fill_annex_b(&mut self, sample: &[u8]) -> Result<()> {
         self.annex_b.clear();
+        let Some(config) = &self.config else {
+            self.annex_b.extend_from_slice(sample);
+            return Ok(());
+        };
         if !self.primed {
             // The parameter sets live in avcC, not in the samples: give them first.
-            self.annex_b.extend_from_slice(&self.config.parameter_sets);
+            self.annex_b.extend_from_slice(&config.parameter_sets);
             self.primed = true;
         }
-        let n = self.config.length_size;
+        let n = config.length_size;
         let mut pos = 0;
         while pos < sample.len() {
             let head = sample
@@ -206,6 +217,23 @@ impl FrameDecoder for H264 {
         self.decoder = Decoder::new();
         self.primed = false;
     }
+
+    fn droppable(&mut self, sample: &[u8]) -> bool {
+        let framing = self
+            .config
+            .as_ref()
+            .map_or(Framing::AnnexB, |c| Framing::Length(c.length_size));
+        nal::split(sample, framing).is_ok_and(|nals| droppable(&nals))
+    }
+}
+
+/// Whether an access unit's slices all have `nal_ref_idc == 0`: no picture references it.
+pub fn droppable(nals: &[&[u8]]) -> bool {
+    let mut slices = nals
+        .iter()
+        .filter(|n| matches!(n[0] & 0x1f, 1..=5))
+        .peekable();
+    slices.peek().is_some() && slices.all(|n| n[0] & 0x60 == 0)
 }
 
 #[cfg(test)]
@@ -215,6 +243,14 @@ mod tests {
     #[test]
     fn unescape_drops_emulation_bytes() {
         assert_eq!(unescape(&[0, 0, 3, 1, 0, 0, 3]), vec![0, 0, 1, 0, 0]);
+    }
+
+    #[test]
+    fn non_reference_slices_are_droppable() {
+        let (b_nonref, p_ref, sei) = ([0x01u8, 0x9a], [0x41u8, 0x9a], [0x06u8, 0x05]);
+        assert!(droppable(&[&sei, &b_nonref]));
+        assert!(!droppable(&[&p_ref]));
+        assert!(!droppable(&[&sei]));
     }
 
     #[test]

@@ -33,9 +33,10 @@ pub fn run<R: Read + Seek, S: Sink>(
     sink: &mut S,
 ) -> Result<Value, S::Error> {
     config.validate().map_err(MediaError::invalid)?;
-    let track = crate::probe::open(&mut reader, size)?;
+    let mut track = crate::probe::open(&mut reader, size)?;
     let duration = track.duration_seconds();
     let times = config.times(duration).map_err(MediaError::invalid)?;
+    crate::probe::index_around(&mut track, &mut reader, size, &times)?;
     if times.len() > config.max_frames as usize {
         return Err(MediaError::invalid(format!(
             "{} frames asked, more than max_frames {}",

@@ -13,6 +13,7 @@ pub mod ebml;
 pub mod encode;
 pub mod extract;
 pub mod h264;
+pub mod hevc;
 pub mod job;
 pub mod media;
 pub mod mjpeg;
@@ -21,6 +22,8 @@ pub mod mp4;
 pub mod mp4_boxes;
 pub mod mpeg4;
 pub mod msmpeg4;
+pub mod mp4_fragments;
+pub mod nal;
 // Only in the component: natively the export symbols (`framepipe:plugin/step@0.1.0#run`)
 // are not valid linker-script names, and native builds are for tests.
 #[cfg(target_family = "wasm")]
@@ -28,6 +31,7 @@ mod plugin;
 pub mod probe;
 pub mod rotate;
 pub mod scale;
+pub mod ts;
 pub mod vp9;
 pub mod yuv;
 

@@ -68,6 +68,8 @@ pub enum Codec {
     Mpeg4,
     /// Microsoft MPEG-4 version 3 (DivX 3).
     Msmpeg4v3,
+    /// HEVC / H.265.
+    Hevc,
 }
 
 impl Codec {
@@ -80,6 +82,7 @@ impl Codec {
             Codec::Av1 => "av1",
             Codec::Mpeg4 => "mpeg4",
             Codec::Msmpeg4v3 => "msmpeg4v3",
+            Codec::Hevc => "hevc",
         }
     }
 }
@@ -104,7 +107,8 @@ pub struct VideoTrack {
     pub container: &'static str,
     /// The codec of the samples.
     pub codec: Codec,
-    /// Codec setup bytes (the `avcC` record for H.264, `av1C` for AV1), empty when none.
+    /// Codec setup bytes (the `avcC` record for H.264, `hvcC` for HEVC, `av1C` for AV1),
+    /// empty when none: H.264 and HEVC samples are then Annex-B access units (MPEG-TS).
     pub codec_config: Vec<u8>,
     /// Coded width and height in pixels, as the container declares them.
     pub width: u32,

@@ -178,9 +178,9 @@ fn video_track(tracks: &[u8]) -> Result<TrackInfo> {
             "V_MJPEG" => Codec::Mjpeg,
             "V_VP9" => Codec::Vp9,
             "V_AV1" => Codec::Av1,
+            "V_MPEGH/ISO/HEVC" => Codec::Hevc,
             other => {
                 let name = match other {
-                    "V_MPEGH/ISO/HEVC" => "hevc",
                     "V_VP8" => "vp8",
                     "V_MPEG4/ISO/ASP" | "V_MPEG4/ISO/SP" => "mpeg4",
                     "V_MPEG2" => "mpeg2",

@@ -15,12 +15,19 @@ const MAX_MOOV: u64 = 48 << 20;
 
 /// Reads the top-level boxes and indexes the first video track.
 pub fn open<R: Read + Seek>(reader: &mut R, file_size: u64) -> Result<VideoTrack> {
-    let moov = read_moov(reader, file_size)?;
-    parse_moov(&moov, file_size)
+    let (moov, moov_end) = read_moov(reader, file_size)?;
+    // Fragmented files: the samples are indexed by the `moof` boxes after the `moov`.
+    let mut fragments = |track_id: u32| -> Result<Vec<Sample>> {
+        let mvex = find(&moov, b"mvex")?.unwrap_or(&[]);
+        let defaults = crate::mp4_fragments::track_defaults(mvex, track_id)?;
+        crate::mp4_fragments::index(reader, file_size, moov_end, track_id, defaults)
+    };
+    parse_moov(&moov, file_size, &mut fragments)
 }
 
-/// Walks the top-level boxes by their headers and returns the `moov` payload.
-fn read_moov<R: Read + Seek>(reader: &mut R, file_size: u64) -> Result<Vec<u8>> {
+/// Walks the top-level boxes by their headers and returns the `moov` payload and where
+/// the box ends.
+fn read_moov<R: Read + Seek>(reader: &mut R, file_size: u64) -> Result<(Vec<u8>, u64)> {
     let mut pos = 0u64;
     let mut saw_moof = false;
     while pos.saturating_add(8) <= file_size {
@@ -63,12 +70,12 @@ fn read_moov<R: Read + Seek>(reader: &mut R, file_size: u64) -> Result<Vec<u8>> 
             }
             let mut moov = vec![0u8; len as usize];
             reader.read_exact(&mut moov)?;
-            if saw_moof || has_mvex(&moov) {
-                return Err(MediaError::unsupported(
-                    "fragmented MP4 (moof boxes) is not supported",
+            if saw_moof {
+                return Err(MediaError::invalid(
+                    "MP4 fragments (moof) before the index (moov): the file is damaged",
                 ));
             }
-            return Ok(moov);
+            return Ok((moov, end));
         }
         pos = pos.saturating_add(size);
     }
@@ -82,12 +89,13 @@ fn read_moov<R: Read + Seek>(reader: &mut R, file_size: u64) -> Result<Vec<u8>> 
     ))
 }
 
-fn has_mvex(moov: &[u8]) -> bool {
-    Boxes::new(moov).any(|b| b.map(|(k, _)| &k == b"mvex").unwrap_or(false))
-}
-
-/// Finds the first video `trak` and builds its sample index.
-fn parse_moov(moov: &[u8], file_size: u64) -> Result<VideoTrack> {
+/// Finds the first video `trak` and builds its sample index; `fragments(track_id)` gives
+/// the samples of a fragmented file.
+fn parse_moov(
+    moov: &[u8],
+    file_size: u64,
+    fragments: &mut dyn FnMut(u32) -> Result<Vec<Sample>>,
+) -> Result<VideoTrack> {
     let mvhd = find(moov, b"mvhd")?
         .ok_or_else(|| MediaError::invalid("MP4 has no movie header (mvhd)"))?;
     let movie_timescale = movie_timescale(mvhd)?;
@@ -112,7 +120,7 @@ fn parse_moov(moov: &[u8], file_size: u64) -> Result<VideoTrack> {
             None => None,
         };
         let mdhd = require(mdia, b"mdhd", "mdia")?;
-        let (timescale, media_duration) = media_header(mdhd)?;
+        let (timescale, mut media_duration) = media_header(mdhd)?;
         let minf = require(mdia, b"minf", "mdia")?;
         let stbl = require(minf, b"stbl", "minf")?;
         let stsd = require(stbl, b"stsd", "stbl")?;
@@ -127,6 +135,19 @@ fn parse_moov(moov: &[u8], file_size: u64) -> Result<VideoTrack> {
         VideoTrack::check_dimensions(u32::from(entry.width), u32::from(entry.height))?;
         let tables = SampleTables::read(stbl)?;
         let mut samples = tables.samples(file_size)?;
+        if find(moov, b"mvex")?.is_some() {
+            // The `moov` may hold the first fragment's samples itself (ffmpeg without
+            // `empty_moov`); the `moof`s hold the rest.
+            samples.extend(fragments(track_id(tkhd)?)?);
+            if edits.is_none() {
+                // No edit list (ffmpeg's empty_moov): time zero is the first frame shown,
+                // as ffmpeg's start_time makes it for `-ss`.
+                let first = samples.iter().map(|s| s.pts).min().unwrap_or(0);
+                samples.iter_mut().for_each(|s| s.pts -= first);
+            }
+            // The header's duration covers the `moov`'s samples at most.
+            media_duration = media_duration.max(shown_span(&samples));
+        }
         if samples.is_empty() {
             return Err(MediaError::invalid("the MP4 video track has no samples"));
         }
@@ -154,6 +175,12 @@ fn parse_moov(moov: &[u8], file_size: u64) -> Result<VideoTrack> {
                 Some(esds) => crate::mpeg4::esds_config(esds)?,
                 None => Vec::new(),
             },
+            Codec::Hevc => entry
+                .child(b"hvcC")
+                .ok_or_else(|| {
+                    MediaError::invalid("HEVC track without its decoder configuration (hvcC)")
+                })?
+                .to_vec(),
             Codec::Mjpeg | Codec::Vp9 | Codec::Msmpeg4v3 => Vec::new(),
         };
         return Ok(VideoTrack {
@@ -182,9 +209,9 @@ fn codec_of(entry: &VisualEntry) -> Result<Codec> {
         b"vp09" => Ok(Codec::Vp9),
         b"av01" => Ok(Codec::Av1),
         b"mp4v" => Ok(Codec::Mpeg4),
+        b"hvc1" | b"hev1" => Ok(Codec::Hevc),
         other => {
             let name = match other {
-                b"hvc1" | b"hev1" => "hevc".to_owned(),
                 b"vp08" => "vp8".to_owned(),
                 b"s263" | b"h263" => "h263".to_owned(),
                 b"apch" | b"apcn" | b"apcs" | b"apco" | b"ap4h" => "prores".to_owned(),
@@ -261,6 +288,30 @@ fn media_header(mdhd: &[u8]) -> Result<(u32, u64)> {
             duration
         },
     ))
+}
+
+/// From the first frame shown to the end of the last: the duration of a fragmented track
+/// whose header says none (the last frame lasts as long as the typical one).
+fn shown_span(samples: &[Sample]) -> u64 {
+    let mut pts: Vec<i64> = samples.iter().map(|s| s.pts).collect();
+    pts.sort_unstable();
+    let mut steps: Vec<i64> = pts
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .filter(|&d| d > 0)
+        .collect();
+    steps.sort_unstable();
+    let step = steps.get(steps.len() / 2).copied().unwrap_or(0);
+    let span = pts.last().copied().unwrap_or(0) - pts.first().copied().unwrap_or(0);
+    (span + step).max(0) as u64
+}
+
+/// The track's `track_ID`, which fragments name their samples' track by.
+fn track_id(tkhd: &[u8]) -> Result<u32> {
+    let mut c = Cursor::new(tkhd, "tkhd");
+    let version = c.u8()?;
+    c.skip(3 + if version == 1 { 16 } else { 8 })?;
+    c.u32()
 }
 
 /// Reads the display rotation from the track header's matrix (clockwise degrees).

@@ -61,7 +61,8 @@ pub fn extract(name: &str, t: f64, mode: Mode) -> Result<Extracted, MediaError> 
     let path = fixture(name);
     let size = std::fs::metadata(&path).unwrap().len();
     let mut file = BufReader::new(File::open(&path).unwrap());
-    let track = frames::probe::open(&mut file, size)?;
+    let mut track = frames::probe::open(&mut file, size)?;
+    frames::probe::index_around(&mut track, &mut file, size, &[t])?;
     let mut ex = Extractor::new(&track, file, size)?;
     ex.extract(t, mode, true, &mut || false)
 }

@@ -63,3 +63,40 @@ fn flipped_avi_mjpeg() {
         r#"{"mode": "exact", "at_seconds": 0.3}"#,
     );
 }
+
+#[test]
+fn flipped_mp4_hevc() {
+    fuzz(
+        "hevc-main-720p.mp4",
+        40,
+        r#"{"mode": "exact", "at_seconds": 0.3}"#,
+    );
+}
+
+#[test]
+fn flipped_ts_h264_and_hevc() {
+    fuzz(
+        "h264-high-720p.ts",
+        30,
+        r#"{"mode": "exact", "at_seconds": 0.3}"#,
+    );
+    fuzz(
+        "hevc-main-720p.ts",
+        30,
+        r#"{"mode": "exact", "at_seconds": 2.2}"#,
+    );
+}
+
+#[test]
+fn flipped_fragmented_mp4() {
+    fuzz(
+        "hevc-fragmented-720p.mp4",
+        30,
+        r#"{"mode": "exact", "at_seconds": 0.3}"#,
+    );
+    fuzz(
+        "h264-dash-720p.mp4",
+        30,
+        r#"{"mode": "exact", "at_seconds": 2.3}"#,
+    );
+}

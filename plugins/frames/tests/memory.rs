@@ -78,3 +78,29 @@ fn av1_exact_1080p_fits_well_under_64_mib() {
     let p = peak_mib("av1-720p.mp4", r#"{"at_seconds": 5}"#);
     assert!(p < 24.0, "720p AV1 keyframe peaked at {p:.1} MiB");
 }
+
+#[test]
+fn hevc_1080p_fits_under_64_mib() {
+    // Pictures are 16-bit planes in rusty_h265: 6.2 MB each at 1080p, a DPB of them.
+    let p = peak_mib(
+        "hevc-main-1080p.mp4",
+        r#"{"mode": "exact", "at_seconds": 1.9}"#,
+    );
+    assert!(p < 56.0, "1080p HEVC exact seek peaked at {p:.1} MiB");
+    let p = peak_mib("hevc-main-720p.ts", r#"{"mode": "exact", "count": 3}"#);
+    assert!(p < 40.0, "720p HEVC in MPEG-TS peaked at {p:.1} MiB");
+    peak_mib("hevc-main10-720p.mkv", r#"{"at_seconds": 3}"#);
+}
+
+#[test]
+fn hevc_4k_memory_is_measured() {
+    // 4K HEVC needs more than the default 64 MiB cap: docs/media.md gives the cap to set.
+    let p = peak_mib(
+        "hevc-main-2160p.mp4",
+        r#"{"mode": "exact", "at_seconds": 0.4}"#,
+    );
+    assert!(
+        p > 64.0 && p < 320.0,
+        "4K HEVC exact seek peaked at {p:.1} MiB"
+    );
+}

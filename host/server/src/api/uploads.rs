@@ -1,5 +1,7 @@
 //! `POST /api/uploads`: a file streamed to the artifact store, never held in memory,
-//! refused with 413 past the size limit and 415 for a file type no pipeline reads.
+//! refused with 413 past the size limit and 415 for a file type no pipeline reads. The
+//! type comes from the content when it is a known container (`sniff`), else from an
+//! accepted extension; a file with neither is refused once its first bytes are seen.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use super::{ApiError, ApiResult};
 use crate::app::App;
 use crate::artifacts::{UploadMeta, media_type_of};
 use crate::auth::Caller;
+use crate::sniff;
 
 pub fn routes() -> Router<Arc<App>> {
     Router::new()
@@ -133,17 +136,7 @@ where
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase)
         .unwrap_or_default();
-    let media_type = media_type_of(&name).filter(|_| settings.extensions.contains(&ext));
-    let Some(media_type) = media_type else {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_FILE_TYPE",
-            format!(
-                "file {name:?} does not have an accepted extension; accepted: {}",
-                settings.extensions.join(", ")
-            ),
-        ));
-    };
+    let by_name = media_type_of(&name).filter(|_| settings.extensions.contains(&ext));
     if declared_length.is_some_and(|n| n > cap) {
         return Err(too_large(cap));
     }
@@ -160,6 +153,20 @@ where
         let _ = app.artifacts.delete_upload(id);
         return Err(ApiError::bad_request("EMPTY_FILE", "the file is empty"));
     }
+    let by_content = read_head(&path)
+        .await
+        .and_then(|h| sniff::media_type_of_content(&h));
+    let Some(media_type) = by_content.or(by_name) else {
+        let _ = app.artifacts.delete_upload(id);
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_FILE_TYPE",
+            format!(
+                "file {name:?} is not a video or image this server reads (by its content), nor has it an accepted extension; accepted: {}",
+                settings.extensions.join(", ")
+            ),
+        ));
+    };
     let meta = UploadMeta {
         id,
         owner: caller.owner(),
@@ -173,6 +180,18 @@ where
         .map_err(ApiError::internal)?;
     tracing::info!(upload_id = %id, size, "upload stored");
     Ok(meta)
+}
+
+/// The first bytes of a stored upload, for `sniff`.
+async fn read_head(path: &Path) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let file = tokio::fs::File::open(path).await.ok()?;
+    let mut head = Vec::with_capacity(sniff::HEAD);
+    file.take(sniff::HEAD as u64)
+        .read_to_end(&mut head)
+        .await
+        .ok()?;
+    Some(head)
 }
 
 async fn write_capped<S, E>(path: &Path, stream: S, cap: u64) -> ApiResult<u64>
