@@ -4,6 +4,7 @@
 //!
 //! - keyframe mode at t=5 s: `framepipe run-step frames` vs `ffmpeg -ss 5 -i in.mp4 -frames:v 1`;
 //! - exact mode at t=5 s on 720p H.264 vs ffmpeg with `-threads 1`;
+//! - keyframe and exact mode at t=5 s on 720p VP8 in WebM vs ffmpeg with `-threads 1`;
 //! - peak RSS extracting from a ~2 GB file vs from the 10 MB clip it loops.
 //!
 //! Wall time and peak RSS come from `/usr/bin/time -f "%e %M"`; medians of alternated rounds.
@@ -45,17 +46,37 @@ fn main() -> Result<()> {
         "{:<44} {:>9} {:>10} {:>9} {:>10} {:>7} {:>7}",
         "case", "fp s", "fp MiB", "ff s", "ff MiB", "time x", "rss x"
     );
+    // VP8 (issue 21): our own decoder against ffmpeg's, both on one thread.
+    let vp8 = fixtures.join("vp8-720p.webm");
     let cases = [
         (
             "keyframe t=5 s, 720p H.264 (ffmpeg default threads)",
+            &clip,
             "keyframe",
             false,
         ),
-        ("exact t=5 s, 720p H.264 (ffmpeg -threads 1)", "exact", true),
+        (
+            "exact t=5 s, 720p H.264 (ffmpeg -threads 1)",
+            &clip,
+            "exact",
+            true,
+        ),
+        (
+            "keyframe t=5 s, 720p VP8 (ffmpeg -threads 1)",
+            &vp8,
+            "keyframe",
+            true,
+        ),
+        (
+            "exact t=5 s, 720p VP8 (ffmpeg -threads 1)",
+            &vp8,
+            "exact",
+            true,
+        ),
     ];
-    for (name, mode, single_thread) in cases {
-        let ours = framepipe(&data, &clip, mode, work.path());
-        let theirs = ffmpeg(&clip, single_thread, work.path());
+    for (name, video, mode, single_thread) in cases {
+        let ours = framepipe(&data, video, mode, work.path());
+        let theirs = ffmpeg(video, single_thread, work.path());
         let (mut a, mut b) = (Vec::new(), Vec::new());
         for _ in 0..ROUNDS {
             a.push(measure(&ours)?);

@@ -43,6 +43,7 @@ pub fn decoder_for(track: &VideoTrack) -> Result<Box<dyn FrameDecoder>> {
         Codec::Mjpeg => Box::new(crate::mjpeg::Mjpeg),
         Codec::Vp9 => Box::new(crate::vp9::Vp9::new()),
         Codec::Av1 => Box::new(crate::av1::Av1::new(track)?),
+        Codec::Vp8 => Box::new(crate::vp8::Vp8::new()),
     })
 }
 
@@ -57,6 +58,6 @@ pub fn profile(track: &VideoTrack) -> Option<String> {
                 .ok()
                 .map(|c| c.profile_name())
         }
-        Codec::Av1 | Codec::Mjpeg | Codec::Vp9 => None,
+        Codec::Av1 | Codec::Mjpeg | Codec::Vp9 | Codec::Vp8 => None,
     }
 }

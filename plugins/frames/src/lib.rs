@@ -26,6 +26,7 @@ mod plugin;
 pub mod probe;
 pub mod rotate;
 pub mod scale;
+pub mod vp8;
 pub mod vp9;
 pub mod yuv;
 

@@ -64,6 +64,8 @@ pub enum Codec {
     Vp9,
     /// AV1.
     Av1,
+    /// VP8.
+    Vp8,
 }
 
 impl Codec {
@@ -74,6 +76,7 @@ impl Codec {
             Codec::Mjpeg => "mjpeg",
             Codec::Vp9 => "vp9",
             Codec::Av1 => "av1",
+            Codec::Vp8 => "vp8",
         }
     }
 }

@@ -150,7 +150,7 @@ fn parse_moov(moov: &[u8], file_size: u64) -> Result<VideoTrack> {
                     MediaError::invalid("AV1 track without its decoder configuration (av1C)")
                 })?
                 .to_vec(),
-            Codec::Mjpeg | Codec::Vp9 => Vec::new(),
+            Codec::Mjpeg | Codec::Vp9 | Codec::Vp8 => Vec::new(),
         };
         return Ok(VideoTrack {
             container: "mp4",

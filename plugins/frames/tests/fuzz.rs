@@ -63,3 +63,12 @@ fn flipped_avi_mjpeg() {
         r#"{"mode": "exact", "at_seconds": 0.3}"#,
     );
 }
+
+#[test]
+fn flipped_webm_vp8() {
+    fuzz(
+        "vp8-altref-360p.webm",
+        40,
+        r#"{"mode": "exact", "at_seconds": 0.6}"#,
+    );
+}
