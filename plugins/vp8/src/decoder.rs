@@ -359,8 +359,7 @@ impl RowDecoder<'_> {
                 let i = row * cols + col;
                 let mut mb = self.read_modes(d, &modes, mbs, segments, (col, row))?;
                 let has_y2 = !matches!(mb.y_mode, LumaMode::B | LumaMode::Split);
-                coeffs.blocks = [[0; 16]; 25];
-                coeffs.ends = [0; 25];
+                coeffs.clear();
                 mb.has_coeffs = if mb.skip {
                     skip_mb(has_y2, &mut above_ctx[col], &mut left_ctx);
                     false

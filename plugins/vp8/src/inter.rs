@@ -62,13 +62,13 @@ pub fn predict(
         && sy >= 0
         && sx as usize + ww <= reference.width
         && sy as usize + wh <= reference.height;
-    let mut window = [0u8; WINDOW * WINDOW];
+    let window: [u8; WINDOW * WINDOW];
     let (src, stride, origin) = if inside {
         let stride = reference.stride();
         let origin = (sy as usize + REACH_BEFORE) * stride + sx as usize + REACH_BEFORE;
         (&reference.data[..], stride, origin)
     } else {
-        extend_window(reference, (sx, sy), (ww, wh), &mut window);
+        window = extend_window(reference, (sx, sy), (ww, wh));
         (&window[..], WINDOW, REACH_BEFORE * WINDOW + REACH_BEFORE)
     };
     let source = Source {
@@ -89,14 +89,14 @@ struct Source<'a> {
     stride: usize,
 }
 
-/// Copies the `ww`x`wh` window at (`sx`, `sy`) of `plane` into `window`, repeating the
+/// The `ww`x`wh` window at (`sx`, `sy`) of `plane` (rows `WINDOW` apart), repeating the
 /// plane's edge pixels for positions outside it.
 fn extend_window(
     plane: &Plane,
     (sx, sy): (isize, isize),
     (ww, wh): (usize, usize),
-    window: &mut [u8],
-) {
+) -> [u8; WINDOW * WINDOW] {
+    let mut window = [0u8; WINDOW * WINDOW];
     let max_x = plane.width as isize - 1;
     let max_y = plane.height as isize - 1;
     for r in 0..wh {
@@ -107,6 +107,7 @@ fn extend_window(
             *px = row[(sx + c as isize).clamp(0, max_x) as usize];
         }
     }
+    window
 }
 
 #[inline(always)]
@@ -139,19 +140,40 @@ fn sixtap(src: &Source, (w, h): (usize, usize), (fx, fy): (usize, usize), out: &
                 vertical6(src.data, top, s, f, dst);
             }
         }
-        _ => {
-            let mut tmp = [0u8; MAX_BLOCK * (MAX_BLOCK + 5)];
-            let fh = &SIXTAP_FILTERS[fx];
-            for r in 0..h + 5 {
-                let row = &src.data[src.origin + r * s - 2 * s - 2..][..w + 5];
-                horizontal6(row, fh, &mut tmp[r * MAX_BLOCK..r * MAX_BLOCK + w]);
-            }
-            let fv = &SIXTAP_FILTERS[fy];
-            for r in 0..h {
-                let dst = &mut out.data[out.at + r * out.stride..][..w];
-                vertical6(&tmp, r * MAX_BLOCK, MAX_BLOCK, fv, dst);
-            }
-        }
+        // The intermediate rows, sized to the block (zeroing a larger one costs more than
+        // filtering a 4x4 block).
+        _ if w <= 4 && h <= 4 => sixtap_2d(src, (w, h), (fx, fy), out, &mut [0u8; 4 * 9], 4),
+        _ if w <= 8 && h <= 8 => sixtap_2d(src, (w, h), (fx, fy), out, &mut [0u8; 8 * 13], 8),
+        _ => sixtap_2d(
+            src,
+            (w, h),
+            (fx, fy),
+            out,
+            &mut [0u8; MAX_BLOCK * 21],
+            MAX_BLOCK,
+        ),
+    }
+}
+
+/// Both passes: `tmp` holds `h + 5` horizontally filtered rows, `tmp_stride` apart.
+fn sixtap_2d(
+    src: &Source,
+    (w, h): (usize, usize),
+    (fx, fy): (usize, usize),
+    out: &mut Target,
+    tmp: &mut [u8],
+    tmp_stride: usize,
+) {
+    let s = src.stride;
+    let fh = &SIXTAP_FILTERS[fx];
+    for r in 0..h + 5 {
+        let row = &src.data[src.origin + r * s - 2 * s - 2..][..w + 5];
+        horizontal6(row, fh, &mut tmp[r * tmp_stride..r * tmp_stride + w]);
+    }
+    let fv = &SIXTAP_FILTERS[fy];
+    for r in 0..h {
+        let dst = &mut out.data[out.at + r * out.stride..][..w];
+        vertical6(tmp, r * tmp_stride, tmp_stride, fv, dst);
     }
 }
 

@@ -65,79 +65,86 @@ pub fn filter_row(
         if s.level == 0 {
             continue;
         }
-        let limits = [(s.level + 2) * 2 + s.interior, s.level * 2 + s.interior];
-        let (left, top) = (col > 0, row > 0);
-        let stride = frame.y.stride();
-        for (seg, kind) in segments(col * 16, row * 16, 16, stride, left, top, inner) {
-            let limit = limits[kind as usize];
-            if simple {
-                simple_segment(&mut frame.y.data, &seg, limit);
-            } else {
-                normal_segment(&mut frame.y.data, &seg, limit, s, kind);
-            }
-        }
+        let limits = Limits {
+            edge: [(s.level + 2) * 2 + s.interior, s.level * 2 + s.interior],
+            interior: s.interior,
+            hev_threshold: s.hev_threshold,
+        };
+        let plane = &mut frame.y;
+        let stride = plane.stride();
+        filter_block(
+            &mut plane.data,
+            stride,
+            (col * 16, row * 16),
+            16,
+            inner,
+            &limits,
+            simple,
+        );
         if simple {
             continue;
         }
         for plane in [&mut frame.u, &mut frame.v] {
             let stride = plane.stride();
-            for (seg, kind) in segments(col * 8, row * 8, 8, stride, left, top, inner) {
-                normal_segment(&mut plane.data, &seg, limits[kind as usize], s, kind);
-            }
+            filter_block(
+                &mut plane.data,
+                stride,
+                (col * 8, row * 8),
+                8,
+                inner,
+                &limits,
+                false,
+            );
         }
     }
 }
 
-/// Which edge a segment lies on (selects the edge limit and, in the normal filter, the
-/// filter).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum EdgeKind {
-    Macroblock = 0,
-    Subblock = 1,
+/// One macroblock's limits: the edge limit of macroblock edges, then of inner edges.
+struct Limits {
+    edge: [i32; 2],
+    interior: i32,
+    hev_threshold: i32,
 }
 
-/// A run of pixels along one edge.
-struct Segment {
-    /// Index of the first pixel just past the edge (q0).
-    at: usize,
-    /// Distance between pixels across the edge (1 for a vertical edge).
-    across: usize,
-    /// Distance between pixels along the edge.
-    along: usize,
-    /// Pixels along the edge.
-    len: usize,
-}
-
-/// The edges of the `size`x`size` block at (`x`, `y`) in a plane of row stride `stride`,
-/// in the RFC's order: left, inner vertical, top, inner horizontal.
-fn segments(
-    x: usize,
-    y: usize,
-    size: usize,
+/// Filters the edges of the `size`x`size` block at (`x`, `y`) in the RFC's order: left,
+/// inner vertical, top, inner horizontal.
+fn filter_block(
+    px: &mut [u8],
     stride: usize,
-    left: bool,
-    top: bool,
+    (x, y): (usize, usize),
+    size: usize,
     inner: bool,
-) -> impl Iterator<Item = (Segment, EdgeKind)> {
+    limits: &Limits,
+    simple: bool,
+) {
     let origin = y * stride + x;
-    let vertical = move |offset: usize| Segment {
-        at: origin + offset,
-        across: 1,
-        along: stride,
-        len: size,
+    let filter = |px: &mut [u8], at: usize, across: usize, along: usize, mb_edge: bool| {
+        let limit = limits.edge[usize::from(!mb_edge)];
+        for i in 0..size {
+            let q0 = at + i * along;
+            if simple {
+                simple_pixel(px, q0, across, limit);
+            } else {
+                normal_pixel(px, q0, across, limit, limits, mb_edge);
+            }
+        }
     };
-    let horizontal = move |offset: usize| Segment {
-        at: origin + offset * stride,
-        across: stride,
-        along: 1,
-        len: size,
-    };
-    let inner_offsets = move || (4..size).step_by(4).filter(move |_| inner);
-    left.then(|| (vertical(0), EdgeKind::Macroblock))
-        .into_iter()
-        .chain(inner_offsets().map(move |o| (vertical(o), EdgeKind::Subblock)))
-        .chain(top.then(|| (horizontal(0), EdgeKind::Macroblock)))
-        .chain(inner_offsets().map(move |o| (horizontal(o), EdgeKind::Subblock)))
+    if x > 0 {
+        filter(px, origin, 1, stride, true);
+    }
+    if inner {
+        for o in (4..size).step_by(4) {
+            filter(px, origin + o, 1, stride, false);
+        }
+    }
+    if y > 0 {
+        filter(px, origin, stride, 1, true);
+    }
+    if inner {
+        for o in (4..size).step_by(4) {
+            filter(px, origin + o * stride, stride, 1, false);
+        }
+    }
 }
 
 /// Clamps to the signed 8-bit range.
@@ -151,74 +158,73 @@ fn u8c(v: i32) -> u8 {
     v.clamp(0, 255) as u8
 }
 
-/// Adjusts p0 and q0 by the common filter; returns the q0 adjustment (`f1`).
+/// The eight pixels across an edge at `q0` (p3 p2 p1 p0 | q0 q1 q2 q3).
 #[inline(always)]
-fn common_adjust(px: &mut [u8], p0i: usize, q0i: usize, a: i32) -> i32 {
-    let f1 = s8(a + 4) >> 3;
-    let f2 = s8(a + 3) >> 3;
-    px[p0i] = u8c(i32::from(px[p0i]) + f2);
-    px[q0i] = u8c(i32::from(px[q0i]) - f1);
-    f1
+fn load(px: &[u8], q0: usize, across: usize) -> [i32; 8] {
+    let base = q0 - 4 * across;
+    let line = &px[base..=base + 7 * across];
+    std::array::from_fn(|k| i32::from(line[k * across]))
 }
 
-/// The simple filter (luma only).
-fn simple_segment(px: &mut [u8], seg: &Segment, limit: i32) {
-    let step = seg.across;
-    for i in 0..seg.len {
-        let q0i = seg.at + i * seg.along;
-        let (p1, p0, q0, q1) = (
-            i32::from(px[q0i - 2 * step]),
-            i32::from(px[q0i - step]),
-            i32::from(px[q0i]),
-            i32::from(px[q0i + step]),
-        );
-        if (p0 - q0).abs() * 2 + ((p1 - q1).abs() >> 1) <= limit {
-            common_adjust(px, q0i - step, q0i, s8(s8(p1 - q1) + 3 * (q0 - p0)));
-        }
+/// The simple filter (luma only) at one position of an edge.
+#[inline(always)]
+fn simple_pixel(px: &mut [u8], q0: usize, across: usize, limit: i32) {
+    let line = &mut px[q0 - 2 * across..=q0 + across];
+    let (p1, p0, q0v, q1) = (
+        i32::from(line[0]),
+        i32::from(line[across]),
+        i32::from(line[2 * across]),
+        i32::from(line[3 * across]),
+    );
+    if (p0 - q0v).abs() * 2 + ((p1 - q1).abs() >> 1) <= limit {
+        let a = s8(s8(p1 - q1) + 3 * (q0v - p0));
+        line[across] = u8c(p0 + (s8(a + 3) >> 3));
+        line[2 * across] = u8c(q0v - (s8(a + 4) >> 3));
     }
 }
 
-/// The normal filter.
-fn normal_segment(px: &mut [u8], seg: &Segment, limit: i32, s: &Strength, kind: EdgeKind) {
-    let step = seg.across;
-    let interior = s.interior;
-    for i in 0..seg.len {
-        let q0i = seg.at + i * seg.along;
-        let base = q0i - 4 * step;
-        let v: [i32; 8] = std::array::from_fn(|k| i32::from(px[base + k * step]));
-        let [p3, p2, p1, p0, q0, q1, q2, q3] = v;
-        if (p0 - q0).abs() * 2 + ((p1 - q1).abs() >> 1) > limit
-            || (p3 - p2).abs() > interior
-            || (p2 - p1).abs() > interior
-            || (p1 - p0).abs() > interior
-            || (q3 - q2).abs() > interior
-            || (q2 - q1).abs() > interior
-            || (q1 - q0).abs() > interior
-        {
-            continue;
-        }
-        let hev = (p1 - p0).abs() > s.hev_threshold || (q1 - q0).abs() > s.hev_threshold;
-        let (p0i, p1i, p2i) = (q0i - step, q0i - 2 * step, q0i - 3 * step);
-        let (q1i, q2i) = (q0i + step, q0i + 2 * step);
-        if hev {
-            common_adjust(px, p0i, q0i, s8(s8(p1 - q1) + 3 * (q0 - p0)));
-        } else if kind == EdgeKind::Macroblock {
-            let w = s8(s8(p1 - q1) + 3 * (q0 - p0));
-            for (tap, pi, qi, p, q) in [
-                (27, p0i, q0i, p0, q0),
-                (18, p1i, q1i, p1, q1),
-                (9, p2i, q2i, p2, q2),
-            ] {
-                let a = (tap * w + 63) >> 7;
-                px[pi] = u8c(p + a);
-                px[qi] = u8c(q - a);
-            }
-        } else {
-            let f1 = common_adjust(px, p0i, q0i, s8(3 * (q0 - p0)));
-            let a = (f1 + 1) >> 1;
-            px[p1i] = u8c(p1 + a);
-            px[q1i] = u8c(q1 - a);
-        }
+/// The normal filter at one position of an edge.
+#[inline(always)]
+fn normal_pixel(px: &mut [u8], q0: usize, across: usize, limit: i32, l: &Limits, mb_edge: bool) {
+    let [p3, p2, p1, p0, q0v, q1, q2, q3] = load(px, q0, across);
+    let interior = l.interior;
+    if (p0 - q0v).abs() * 2 + ((p1 - q1).abs() >> 1) > limit
+        || (p3 - p2).abs() > interior
+        || (p2 - p1).abs() > interior
+        || (p1 - p0).abs() > interior
+        || (q3 - q2).abs() > interior
+        || (q2 - q1).abs() > interior
+        || (q1 - q0v).abs() > interior
+    {
+        return;
+    }
+    let line = &mut px[q0 - 3 * across..=q0 + 2 * across];
+    let at = |k: usize| k * across; // k = 0..6: p2 p1 p0 q0 q1 q2
+    let hev = (p1 - p0).abs() > l.hev_threshold || (q1 - q0v).abs() > l.hev_threshold;
+    if hev {
+        // Only p0 and q0 move, with the outer taps in the filter value.
+        let a = s8(s8(p1 - q1) + 3 * (q0v - p0));
+        line[at(2)] = u8c(p0 + (s8(a + 3) >> 3));
+        line[at(3)] = u8c(q0v - (s8(a + 4) >> 3));
+    } else if mb_edge {
+        let w = s8(s8(p1 - q1) + 3 * (q0v - p0));
+        let a = (27 * w + 63) >> 7;
+        line[at(2)] = u8c(p0 + a);
+        line[at(3)] = u8c(q0v - a);
+        let a = (18 * w + 63) >> 7;
+        line[at(1)] = u8c(p1 + a);
+        line[at(4)] = u8c(q1 - a);
+        let a = (9 * w + 63) >> 7;
+        line[at(0)] = u8c(p2 + a);
+        line[at(5)] = u8c(q2 - a);
+    } else {
+        let a = s8(3 * (q0v - p0));
+        let f1 = s8(a + 4) >> 3;
+        line[at(2)] = u8c(p0 + (s8(a + 3) >> 3));
+        line[at(3)] = u8c(q0v - f1);
+        let a = (f1 + 1) >> 1;
+        line[at(1)] = u8c(p1 + a);
+        line[at(4)] = u8c(q1 - a);
     }
 }
 

@@ -90,6 +90,9 @@ pub fn reconstruct(
 
 /// Puts the inverse WHT of the Y2 block into the luma blocks' DC positions.
 fn spread_y2(coeffs: &mut MbCoeffs) {
+    if coeffs.ends[Y2] == 0 {
+        return; // All zero.
+    }
     let dcs = inverse_wht(&coeffs.blocks[Y2]);
     for (block, dc) in coeffs.blocks[..16].iter_mut().zip(dcs) {
         block[0] = dc;
@@ -222,8 +225,8 @@ fn intra_luma(plane: &mut Plane, (col, row): (usize, usize), mb: &MbInfo, coeffs
             };
         }
         let predicted = predict_subblock(mb.bmodes[b], &s);
-        for (r, line) in predicted.chunks_exact(4).enumerate() {
-            plane.data[at + r * stride..at + r * stride + 4].copy_from_slice(line);
+        for r in 0..4 {
+            plane.data[at + r * stride..][..4].copy_from_slice(&predicted[4 * r..4 * r + 4]);
         }
         add_block(
             &coeffs.blocks[b],

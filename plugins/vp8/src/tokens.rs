@@ -37,6 +37,22 @@ pub struct MbCoeffs {
     pub ends: [u8; 25],
 }
 
+impl MbCoeffs {
+    /// Zeroes what a macroblock's decoding may have written: the blocks that had tokens
+    /// and the luma DCs the Y2 block was spread into.
+    pub fn clear(&mut self) {
+        for (block, end) in self.blocks.iter_mut().zip(self.ends.iter_mut()) {
+            if *end > 0 {
+                *block = [0; 16];
+                *end = 0;
+            }
+        }
+        for block in &mut self.blocks[..16] {
+            block[0] = 0;
+        }
+    }
+}
+
 /// Plane types, which select the probability tables.
 const TYPE_Y_AFTER_Y2: usize = 0;
 const TYPE_Y2: usize = 1;
