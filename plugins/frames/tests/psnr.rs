@@ -216,3 +216,15 @@ fn vp8_psnr_tells_neighbouring_frames_apart() {
     let p = psnr(&got.rgb, &reference("vp8-720p.webm", 120));
     assert!(p < 30.0, "frame 150 vs 120: {p:.2} dB");
 }
+
+#[test]
+fn vp8_hidden_altref_blocks_are_indexed_as_not_shown() {
+    // 127 blocks, of which 7 hidden alt-ref frames: ffmpeg shows 120 pictures.
+    let path = fixture("vp8-altref-360p.webm");
+    let size = std::fs::metadata(&path).unwrap().len();
+    let mut file = std::io::BufReader::new(std::fs::File::open(&path).unwrap());
+    let track = frames::probe::open(&mut file, size).unwrap();
+    let shown = track.samples.iter().filter(|s| s.pts >= 0).count();
+    assert_eq!((track.samples.len(), shown), (127, 120));
+    assert!((track.fps() - 30.0).abs() < 0.5, "fps {}", track.fps());
+}
