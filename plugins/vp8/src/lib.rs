@@ -31,6 +31,7 @@ mod intra;
 mod loop_filter;
 mod modes;
 mod reconstruct;
+mod rows;
 mod tables;
 mod tokens;
 
