@@ -262,6 +262,95 @@ async fn av1_frames_and_damaged_av1_through_the_sandbox() -> Result<()> {
     Ok(())
 }
 
+/// Where the first VP8 key frame of a WebM file starts: its 3-byte frame tag, then the
+/// start code 9d 01 2a, then width and height (14 bits each, little-endian).
+fn vp8_first_keyframe(webm: &[u8]) -> usize {
+    webm.windows(3)
+        .position(|w| w == [0x9d, 0x01, 0x2a])
+        .unwrap()
+        - 3
+}
+
+/// Runs frame-at on `data` and returns the job's error code and message.
+async fn vp8_failure(server: &Server, name: &str, data: Vec<u8>) -> Result<(String, String)> {
+    let upload = upload_bytes(server, name, data).await?;
+    let done = frame_at(server, &upload, json!({"at_seconds": 0})).await?;
+    assert_eq!(done["status"], "failed", "{name}: {done}");
+    let e = &done["error"];
+    Ok((
+        e["code"].as_str().unwrap_or_default().to_owned(),
+        e["message"].as_str().unwrap_or_default().to_owned(),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn vp8_webm_frames_and_damaged_vp8_through_the_sandbox() -> Result<()> {
+    let server = Server::start().await?;
+    for (name, t, mode, width, pts) in [
+        ("vp8-720p.webm", 5.0, "exact", 1280, 5.0),
+        ("vp8-720p.webm", 5.0, "keyframe", 1280, 4.0),
+        // After hidden alt-ref frames, from the only keyframe (75 frames decoded).
+        ("vp8-altref-360p.webm", 2.5, "exact", 640, 2.5),
+    ] {
+        let upload = upload_file(&server, &fixture(name)).await?;
+        let done = frame_at(&server, &upload, json!({"at_seconds": t, "mode": mode})).await?;
+        assert_eq!(done["status"], "succeeded", "{name}: {done}");
+        assert_eq!(done["result"]["codec"], "vp8");
+        assert_eq!(done["result"]["container"], "webm");
+        assert_eq!(done["result"]["width"], width);
+        let frame = &done["result"]["frames"][0];
+        assert!(
+            (frame["pts_seconds"].as_f64().unwrap() - pts).abs() < 0.002,
+            "{name}: {frame}"
+        );
+        let step = &done["steps"][0];
+        let peak = step["peak_memory_mib"].as_f64().unwrap();
+        assert!(peak <= 64.0, "{name}: {peak} MiB");
+        println!(
+            "{name} {mode} at {t} s: {} ms in the sandbox, peak {peak} MiB",
+            step["wall_ms"]
+        );
+    }
+
+    let good = std::fs::read(fixture("vp8-720p.webm"))?;
+    let key = vp8_first_keyframe(&good);
+    // A lying header: the key frame claims 16383x16383 pixels.
+    let mut lying = good.clone();
+    lying[key + 6..key + 10].copy_from_slice(&[0xff, 0x3f, 0xff, 0x3f]);
+    let (code, message) = vp8_failure(&server, "lying.webm", lying).await?;
+    assert_eq!(code, "INVALID_INPUT", "{message}");
+    assert!(message.contains("16383x16383"), "{message}");
+    // A first partition said to be larger than the whole frame.
+    let mut oversized = good.clone();
+    let tag: u32 = (0x7ffff << 5) | (1 << 4);
+    oversized[key..key + 3].copy_from_slice(&tag.to_le_bytes()[..3]);
+    let (code, message) = vp8_failure(&server, "oversized.webm", oversized).await?;
+    assert_eq!(code, "INVALID_INPUT", "{message}");
+    assert!(message.contains("first partition"), "{message}");
+    // Flipped bytes all through the key frame's data: a wrong picture or a clear error.
+    let mut flipped = good.clone();
+    for i in (key + 40..key + 60_000).step_by(101) {
+        flipped[i] ^= 0x5a;
+    }
+    let upload = upload_bytes(&server, "flipped.webm", flipped).await?;
+    let done = frame_at(&server, &upload, json!({"at_seconds": 1, "mode": "exact"})).await?;
+    let outcome = (done["status"].as_str(), done["error"]["code"].as_str());
+    assert!(
+        matches!(
+            outcome,
+            (Some("succeeded"), _) | (Some("failed"), Some("INVALID_INPUT"))
+        ),
+        "{done}"
+    );
+    println!("flipped VP8 data: {outcome:?} {}", done["error"]["message"]);
+    // A cut file is named as such.
+    let (code, message) = vp8_failure(&server, "cut.webm", good[..good.len() / 3].to_vec()).await?;
+    assert_eq!(code, "INVALID_INPUT", "{message}");
+    assert!(message.contains("truncated"), "{message}");
+    server.stop().await;
+    Ok(())
+}
+
 const VIDEO_ID: &str = "dQw4w9WgXcQ";
 
 async fn youtube_server(fixtures: &Fixtures, resolver: Option<&str>) -> Result<Server> {

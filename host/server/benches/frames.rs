@@ -5,6 +5,7 @@
 //! - keyframe mode at t=5 s: `framepipe run-step frames` vs `ffmpeg -ss 5 -i in.mp4 -frames:v 1`;
 //! - exact mode at t=5 s on 720p H.264 vs ffmpeg with `-threads 1`;
 //! - keyframe and exact mode at t=5 s on MPEG-4 Part 2 in AVI vs ffmpeg `-threads 1`;
+//! - keyframe and exact mode at t=5 s on 720p VP8 in WebM vs ffmpeg with `-threads 1`;
 //! - peak RSS extracting from a ~2 GB file vs from the 10 MB clip it loops;
 //! - long-GOP files (x264 and x265 defaults, 768x576, a keyframe every 25 s): exact seek
 //!   at t=24 s (240 frames after the keyframe) vs `ffmpeg -threads 1`, and keyframe mode
@@ -55,6 +56,8 @@ fn main() -> Result<()> {
         fixtures.join("mpeg4-720p.avi"),
         fixtures.join("megamind.avi"),
     );
+    // VP8 (issue 21): our own decoder against ffmpeg's, both on one thread.
+    let vp8 = fixtures.join("vp8-720p.webm");
     let long_h264 = fixtures.join("vtest-h264.mp4");
     let long_hevc = fixtures.join("vtest-hevc.mp4");
     let cases: Vec<(&str, &Path, &str, bool, f64)> = vec![
@@ -89,6 +92,20 @@ fn main() -> Result<()> {
         (
             "exact t=5 s, Megamind.avi Xvid (-threads 1)",
             &xvid,
+            "exact",
+            true,
+            5.0,
+        ),
+        (
+            "keyframe t=5 s, 720p VP8 WebM (-threads 1)",
+            &vp8,
+            "keyframe",
+            true,
+            5.0,
+        ),
+        (
+            "exact t=5 s, 720p VP8 WebM (-threads 1)",
+            &vp8,
             "exact",
             true,
             5.0,

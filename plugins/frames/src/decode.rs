@@ -56,6 +56,7 @@ pub fn decoder_for(track: &VideoTrack) -> Result<Box<dyn FrameDecoder>> {
         Codec::Mpeg4 => Box::new(crate::mpeg4::Mpeg4::new(track)?),
         Codec::Msmpeg4v3 => Box::new(crate::msmpeg4::Msmpeg4::new(track)?),
         Codec::Hevc => Box::new(crate::hevc::Hevc::new(&track.codec_config)?),
+        Codec::Vp8 => Box::new(crate::vp8::Vp8::new()),
     })
 }
 
@@ -73,6 +74,8 @@ pub fn profile(track: &VideoTrack) -> Option<String> {
         Codec::Hevc => crate::hevc::config::HvcConfig::parse(&track.codec_config)
             .ok()
             .and_then(|c| c.profile_name()),
-        Codec::Av1 | Codec::Mjpeg | Codec::Vp9 | Codec::Mpeg4 | Codec::Msmpeg4v3 => None,
+        Codec::Av1 | Codec::Mjpeg | Codec::Vp9 | Codec::Mpeg4 | Codec::Msmpeg4v3 | Codec::Vp8 => {
+            None
+        }
     }
 }

@@ -20,9 +20,9 @@ pub mod mjpeg;
 pub mod mkv;
 pub mod mp4;
 pub mod mp4_boxes;
+pub mod mp4_fragments;
 pub mod mpeg4;
 pub mod msmpeg4;
-pub mod mp4_fragments;
 pub mod nal;
 // Only in the component: natively the export symbols (`framepipe:plugin/step@0.1.0#run`)
 // are not valid linker-script names, and native builds are for tests.
@@ -32,6 +32,7 @@ pub mod probe;
 pub mod rotate;
 pub mod scale;
 pub mod ts;
+pub mod vp8;
 pub mod vp9;
 pub mod yuv;
 

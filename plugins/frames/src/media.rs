@@ -70,6 +70,8 @@ pub enum Codec {
     Msmpeg4v3,
     /// HEVC / H.265.
     Hevc,
+    /// VP8.
+    Vp8,
 }
 
 impl Codec {
@@ -83,6 +85,7 @@ impl Codec {
             Codec::Mpeg4 => "mpeg4",
             Codec::Msmpeg4v3 => "msmpeg4v3",
             Codec::Hevc => "hevc",
+            Codec::Vp8 => "vp8",
         }
     }
 }

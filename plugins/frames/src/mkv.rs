@@ -104,7 +104,7 @@ pub fn open<R: Read + Seek>(r: &mut R, file_size: u64) -> Result<VideoTrack> {
                 let t = track.as_ref().ok_or_else(|| {
                     MediaError::unsupported("Matroska clusters before the track list")
                 })?;
-                let end = index_cluster(r, &h, seg_end, t.number, scale, &mut samples)?;
+                let end = index_cluster(r, &h, seg_end, (t.number, t.codec), scale, &mut samples)?;
                 pos = end;
                 continue;
             }
@@ -176,12 +176,14 @@ fn video_track(tracks: &[u8]) -> Result<TrackInfo> {
         let codec = match codec_id.as_str() {
             "V_MPEG4/ISO/AVC" => Codec::H264,
             "V_MJPEG" => Codec::Mjpeg,
+            "V_VP8" => Codec::Vp8,
             "V_VP9" => Codec::Vp9,
             "V_AV1" => Codec::Av1,
             "V_MPEGH/ISO/HEVC" => Codec::Hevc,
             other => {
                 let name = match other {
                     "V_VP8" => "vp8",
+                    "V_MPEGH/ISO/HEVC" => "hevc",
                     "V_MPEG4/ISO/ASP" | "V_MPEG4/ISO/SP" => "mpeg4",
                     "V_MPEG2" => "mpeg2",
                     "V_THEORA" => "theora",
@@ -214,7 +216,7 @@ fn index_cluster<R: Read + Seek>(
     r: &mut R,
     cluster: &Header,
     seg_end: u64,
-    track: u64,
+    track: (u64, Codec),
     scale: u64,
     samples: &mut Vec<Sample>,
 ) -> Result<u64> {
@@ -268,7 +270,7 @@ fn index_cluster<R: Read + Seek>(
 fn add_block<R: Read + Seek>(
     r: &mut R,
     h: &Header,
-    track: u64,
+    (track, codec): (u64, Codec),
     base: i64,
     scale: u64,
     keyframe: Option<bool>,
@@ -306,11 +308,14 @@ fn add_block<R: Read + Seek>(
     let pts = (i128::from(ticks) * i128::from(scale) / 1000)
         .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
     let header = (len + 3) as u64;
+    // A VP8 frame not to be shown (an alt-ref frame) has a block of its own: it is indexed
+    // as not shown, like samples an edit list hides (its frame tag's show_frame bit is 0).
+    let hidden = codec == Codec::Vp8 && n > len + 3 && head[len + 3] & 0x10 == 0;
     samples.push(Sample {
         offset: h.data + header,
         size: u32::try_from(h.size - header)
             .map_err(|_| MediaError::invalid("Matroska block larger than 4 GiB"))?,
-        pts,
+        pts: if hidden { -1 } else { pts },
         keyframe: keyframe.unwrap_or(flags & 0x80 != 0),
     });
     Ok(())

@@ -181,7 +181,7 @@ fn parse_moov(
                     MediaError::invalid("HEVC track without its decoder configuration (hvcC)")
                 })?
                 .to_vec(),
-            Codec::Mjpeg | Codec::Vp9 | Codec::Msmpeg4v3 => Vec::new(),
+            Codec::Mjpeg | Codec::Vp9 | Codec::Msmpeg4v3 | Codec::Vp8 => Vec::new(),
         };
         return Ok(VideoTrack {
             container: "mp4",

@@ -100,3 +100,12 @@ fn flipped_fragmented_mp4() {
         r#"{"mode": "exact", "at_seconds": 2.3}"#,
     );
 }
+
+#[test]
+fn flipped_webm_vp8() {
+    fuzz(
+        "vp8-altref-360p.webm",
+        40,
+        r#"{"mode": "exact", "at_seconds": 0.6}"#,
+    );
+}

@@ -104,3 +104,12 @@ fn hevc_4k_memory_is_measured() {
         "4K HEVC exact seek peaked at {p:.1} MiB"
     );
 }
+
+#[test]
+fn vp8_720p_fits_well_under_64_mib() {
+    // Three references and the frame being decoded (1.4 MiB each at 720p), the RGB picture.
+    let p = peak_mib("vp8-720p.webm", r#"{"mode": "exact", "at_seconds": 9.9}"#);
+    assert!(p < 16.0, "720p VP8 exact seek peaked at {p:.1} MiB");
+    let p = peak_mib("vp8-720p.webm", r#"{"at_seconds": 5}"#);
+    assert!(p < 12.0, "720p VP8 keyframe peaked at {p:.1} MiB");
+}
