@@ -9,8 +9,8 @@ export function port(name, mediaTypes, description = '', { optional = false } = 
 
 /**
  * The descriptor record the host reads. `configSchema` may be an object (serialised
- * here) or a JSON string. `minMemoryMib` defaults to 32: SpiderMonkey's heap after
- * start-up (measured, see docs/plugins.md).
+ * here) or a JSON string. `minMemoryMib` defaults to 32: SpiderMonkey's memory after
+ * start-up is 9 MiB (measured, see docs/plugins.md), so 32 leaves a plugin 23 MiB.
  */
 export function descriptor(d) {
   for (const key of ['name', 'version', 'description']) {

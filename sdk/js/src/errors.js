@@ -27,15 +27,18 @@ export class StepError extends Error {
     if (code !== undefined && code !== null && !CODE.test(code)) {
       throw new TypeError(`code must be SCREAMING_SNAKE (A-Z, 0-9, _), not ${JSON.stringify(code)}`);
     }
-    super(message);
+    // ComponentizeJS reads the WIT record's fields (`kind`, `message`) off the thrown
+    // object, so `message` is the message as the host receives it: `CODE: detail`.
+    super(code ? `${code}: ${message}` : message);
     this.name = 'StepError';
     this.kind = kind;
     this.code = code ?? null;
+    this.detail = message;
   }
 
   /** The message as the host receives it, with the `CODE: ` prefix when given. */
   get wireMessage() {
-    return this.code ? `${this.code}: ${this.message}` : this.message;
+    return this.message;
   }
 
   /** The WIT `step-error` record. */

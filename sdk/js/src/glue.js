@@ -34,10 +34,19 @@ export function definePlugin(plugin) {
         return text;
       } catch (e) {
         if (e instanceof StepError) throw e;
-        if (e instanceof RangeError && /memory|allocation/i.test(e.message)) throw e;
+        // Out of memory: let it escape as something that is not a step-error, so the
+        // component traps and the host reports its refused memory growth
+        // (MEMORY_LIMIT_EXCEEDED), as for a plugin in any language.
+        if (isOutOfMemory(e)) throw undefined;
         try { ctx.log(LogLevel.ERROR, String(e?.stack ?? e).slice(-4000)); } catch { /* log cap */ }
         throw StepError.internal(`${e?.name ?? 'Error'}: ${e?.message ?? String(e)}`);
       }
     },
   };
+}
+
+// SpiderMonkey reports running out of memory as the string "out of memory" (not an Error).
+function isOutOfMemory(e) {
+  const text = typeof e === 'string' ? e : e?.message;
+  return typeof text === 'string' && /out of memory|allocation size overflow/i.test(text);
 }

@@ -16,7 +16,7 @@ class Step(Plugin):
                 "properties": {"chunk_bytes": {"type": "integer", "minimum": 1024, "maximum": 4194304}},
             },
             inputs=[Port("input", ["*/*"], "Any file, read by range.")],
-            min_memory_mib=48,
+            min_memory_mib=32,
         )
 
     def run(self, ctx: Context, config: dict):
