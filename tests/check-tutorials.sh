@@ -65,7 +65,9 @@ port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); 
 export FRAMEPIPE_DATA_DIR="$work/server/data"
 export PIPELINES_DIR="$work/server/pipelines"
 mkdir -p "$FRAMEPIPE_DATA_DIR" "$PIPELINES_DIR"
-printf 'pipelines_dir = "%s"\n' "$PIPELINES_DIR" >"$work/server/config.toml"
+# The compile cache the integration tests use: built-in plugins compile once per machine.
+cache="${TMPDIR:-/tmp}/framepipe-test-cache"
+printf 'pipelines_dir = "%s"\nruntime = { cache_dir = "%s" }\n' "$PIPELINES_DIR" "$cache" >"$work/server/config.toml"
 export FRAMEPIPE_CONFIG="$work/server/config.toml"
 ADMIN_KEY="$("$bin" keys create --admin --name tutorial-admin | tail -n 1)"
 KEY="$("$bin" keys create --name tutorial | tail -n 1)"
@@ -73,9 +75,11 @@ export ADMIN_KEY KEY
 "$bin" serve --addr "127.0.0.1:$port" >"$work/server.log" 2>&1 &
 server_pid=$!
 export FRAMEPIPE_URL="http://127.0.0.1:$port"
-for _ in $(seq 100); do
+# A cold start compiles the built-in plugins: minutes for a debug build on a busy machine.
+for _ in $(seq 600); do
     curl -fs "$FRAMEPIPE_URL/healthz" >/dev/null && break
-    sleep 0.1
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.5
 done
 curl -fs "$FRAMEPIPE_URL/healthz" >/dev/null || { cat "$work/server.log" >&2; exit 1; }
 export FRAMEPIPE_SRC="$root"

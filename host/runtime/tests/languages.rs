@@ -11,8 +11,15 @@ use framepipe_runtime::{
 use serde_json::json;
 use std::sync::Arc;
 
+/// A runtime with the compile cache the integration tests share: compiling CPython's or
+/// SpiderMonkey's component takes a minute of CPU in a debug build; once cached, loading
+/// takes milliseconds.
 fn runtime() -> Runtime {
-    Runtime::new(RuntimeConfig::default()).expect("runtime")
+    Runtime::new(RuntimeConfig {
+        cache_dir: Some(std::env::temp_dir().join("framepipe-test-cache")),
+        ..RuntimeConfig::default()
+    })
+    .expect("runtime")
 }
 
 async fn lang_plugin(rt: &Runtime, name: &str) -> Arc<Plugin> {
