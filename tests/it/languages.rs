@@ -285,3 +285,119 @@ async fn run_step_watch_reruns_when_the_plugin_is_rebuilt() -> Result<()> {
     assert_eq!(second["result"]["algorithm"], "sha256");
     Ok(())
 }
+
+/// `framepipe plugin new` writes a skeleton per language whose native test passes, which
+/// builds into a component that `run-step` runs (Python and JavaScript with the pinned
+/// toolchains, Rust with cargo for wasm32-wasip2).
+#[test]
+fn plugin_new_skeletons_test_build_and_run() -> Result<()> {
+    let work = tempfile::tempdir()?;
+    let root = framepipe_test_langs::repo_root();
+    let input = work.path().join("input.txt");
+    std::fs::write(&input, "one\ntwo\nthree\n")?;
+    for lang in ["python", "js", "rust"] {
+        let name = format!("hello-{lang}");
+        let dir = work.path().join(&name);
+        let out = Command::new(binary())
+            .args(["plugin", "new", &name, "--lang", lang, "--dir"])
+            .arg(&dir)
+            .arg("--sdk")
+            .arg(&root)
+            .output()?;
+        assert!(
+            out.status.success(),
+            "{lang}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (test, build, wasm): (Vec<&str>, Command, std::path::PathBuf) = match lang {
+            "python" => {
+                let venv = framepipe_test_langs::toolchain(framepipe_test_langs::Lang::Python)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let mut c = Command::new(venv.join("bin/python"));
+                c.env("PYTHONPATH", root.join("sdk/python/src")).args([
+                    "-m",
+                    "framepipe_plugin",
+                    "build",
+                    "app",
+                    "-o",
+                    "p.wasm",
+                ]);
+                (
+                    vec!["python3", "-m", "unittest", "-q"],
+                    c,
+                    dir.join("p.wasm"),
+                )
+            }
+            "js" => {
+                let modules = framepipe_test_langs::toolchain(framepipe_test_langs::Lang::Js)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let mut c = Command::new("node");
+                c.env("FRAMEPIPE_JS_MODULES", modules)
+                    .arg(root.join("sdk/js/bin/framepipe-js.js"))
+                    .args(["build", "app.js", "-o", "p.wasm"]);
+                (vec!["node", "--test", "test/"], c, dir.join("p.wasm"))
+            }
+            _ => {
+                // A target dir kept between runs: the SDK's dependencies build once.
+                let target = std::env::temp_dir().join("framepipe-skeleton-target");
+                let mut c = Command::new("cargo");
+                c.args([
+                    "build",
+                    "--release",
+                    "--target",
+                    "wasm32-wasip2",
+                    "--target-dir",
+                ])
+                .arg(&target)
+                .env_remove("CARGO_TARGET_DIR")
+                .env_remove("RUSTFLAGS")
+                .env_remove("CARGO_ENCODED_RUSTFLAGS");
+                (
+                    vec!["cargo", "test", "--quiet"],
+                    c,
+                    target.join("wasm32-wasip2/release/hello_rust.wasm"),
+                )
+            }
+        };
+        let mut t = Command::new(test[0]);
+        t.args(&test[1..]).current_dir(&dir);
+        if lang == "rust" {
+            t.env(
+                "CARGO_TARGET_DIR",
+                std::env::temp_dir().join("framepipe-skeleton-target"),
+            );
+        }
+        let ran = t.output()?;
+        assert!(
+            ran.status.success(),
+            "{lang} skeleton test: {}{}",
+            String::from_utf8_lossy(&ran.stdout),
+            String::from_utf8_lossy(&ran.stderr)
+        );
+        let mut build = build;
+        let built = build.current_dir(&dir).output()?;
+        assert!(
+            built.status.success(),
+            "{lang} skeleton build: {}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+        let run = Command::new(binary())
+            .arg("run-step")
+            .arg(&wasm)
+            .arg("--input")
+            .arg(format!("input={}", input.display()))
+            .arg("--out")
+            .arg(dir.join("out"))
+            .env("FRAMEPIPE_DATA_DIR", work.path().join("data"))
+            .output()?;
+        assert!(
+            run.status.success(),
+            "{lang}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let report: Value = serde_json::from_slice(&run.stdout)?;
+        assert_eq!(report["result"]["bytes"], 14, "{lang}: {report}");
+        assert_eq!(report["result"]["lines"], 3, "{lang}: {report}");
+    }
+    Ok(())
+}

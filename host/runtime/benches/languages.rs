@@ -33,7 +33,11 @@ async fn main() -> Result<()> {
     println!(
         "input: {} PNG frames of {CLIP} ({} KiB in all), {RUNS} runs each after one warm-up",
         frames.len(),
-        frames.iter().map(|(_, p)| p.metadata().map_or(0, |m| m.len())).sum::<u64>() >> 10
+        frames
+            .iter()
+            .map(|(_, p)| p.metadata().map_or(0, |m| m.len()))
+            .sum::<u64>()
+            >> 10
     );
     let plugins: Vec<(&str, &str, Vec<u8>)> = vec![
         (
@@ -95,7 +99,10 @@ async fn sample_frames(rt: &Runtime, dir: &Path) -> Result<Vec<(String, PathBuf)
         .join("../../tests/fixtures/generated")
         .join(CLIP);
     if !clip.exists() {
-        bail!("{} missing: run bash tests/fixtures/make-fixtures.sh", clip.display());
+        bail!(
+            "{} missing: run bash tests/fixtures/make-fixtures.sh",
+            clip.display()
+        );
     }
     let frames = rt
         .load(framepipe_guests::get("frames").context("frames not built")?)
