@@ -29,9 +29,8 @@ where
     tokio::pin!(stop);
     let mut seen = stamp(path);
     loop {
-        match run().await {
-            Ok(_) => {}
-            Err(e) => eprintln!("error: {e:#}"),
+        if let Err(e) = run().await {
+            eprintln!("error: {e:#}");
         }
         eprintln!("watching {} for a rebuild (Ctrl-C stops)", path.display());
         loop {
