@@ -14,6 +14,19 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 /// How often the engine's epoch advances: the granularity of deadlines and cancellation.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// Core instances one component may have. Measured (docs/limits.md): a Rust plugin has
+/// 1-4; a componentize-py 0.25 (CPython) component 14, one per dynamically linked module
+/// (libc, libpython, the WASI adapter, the bindings, ...) plus shims, and each Python
+/// package with a native extension adds more; a ComponentizeJS 0.23 (SpiderMonkey)
+/// component 4. 16 left a Python plugin two modules of room; 32 leaves it 18. A core
+/// instance's slot is only a count (its metadata is allocated when it is created), so the
+/// larger total reserves no memory.
+const CORE_INSTANCES_PER_COMPONENT: u32 = 32;
+
+/// Tables one component may have: CPython's has 2 (5684 and 95 elements), SpiderMonkey's
+/// 2 (7701 and 33), under the pool's 20,000 elements a table.
+const TABLES_PER_COMPONENT: u32 = 8;
+
 /// Settings of the runtime as a whole (per-run limits are in [`StepLimits`]).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -74,12 +87,12 @@ impl Runtime {
         let n = config.max_instances;
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(n)
-            .total_core_instances(n * 16)
-            .max_core_instances_per_component(16)
+            .total_core_instances(n * CORE_INSTANCES_PER_COMPONENT)
+            .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
             .total_memories(n * 2)
             .max_memories_per_component(2)
-            .total_tables(n * 8)
-            .max_tables_per_component(8)
+            .total_tables(n * TABLES_PER_COMPONENT)
+            .max_tables_per_component(TABLES_PER_COMPONENT)
             .total_stacks(n)
             .max_memory_size((config.max_memory_mib as usize) << 20)
             // Reset a freed slot by rewriting only the pages the guest dirtied (PAGEMAP_SCAN,

@@ -1,5 +1,5 @@
 //! The `framepipe` command line: `serve`, `worker`, `keys create`, `plugin check`,
-//! `pipeline check`.
+//! `plugin new`, `pipeline check`, `run-step` (`--watch`), `job replay`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -69,6 +69,43 @@ enum Command {
         /// Memory cap, MiB.
         #[arg(long, default_value_t = 64)]
         memory_mib: u32,
+        /// Run again each time the plugin file changes (a rebuild), until Ctrl-C.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Jobs, seen through a server's API.
+    Job {
+        #[command(subcommand)]
+        command: JobCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum JobCommand {
+    /// Reruns one step of a finished job locally, on the same inputs and config (fetched
+    /// through the API with the job owner's key), with a plugin of your choosing.
+    Replay {
+        /// The job's id.
+        job: String,
+        /// The step to rerun (its name in the pipeline).
+        #[arg(long)]
+        step: String,
+        /// The component to run (e.g. a fixed build of the step's plugin).
+        #[arg(long)]
+        plugin: PathBuf,
+        /// The server's base URL.
+        #[arg(
+            long,
+            env = "FRAMEPIPE_SERVER",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        server: String,
+        /// The job owner's API key.
+        #[arg(long, env = "FRAMEPIPE_KEY", hide_env_values = true)]
+        key: String,
+        /// Where the inputs (inputs/) and artifacts (artifacts/) go.
+        #[arg(long, default_value = "replay")]
+        out: PathBuf,
     },
 }
 
@@ -91,6 +128,21 @@ enum PluginCommand {
     Check {
         /// The `.wasm` component.
         file: PathBuf,
+    },
+    /// Writes a new plugin's skeleton (with a test) into ./NAME (or --dir).
+    New {
+        /// The plugin's name, `[a-z0-9-]`.
+        name: String,
+        /// Its language.
+        #[arg(long, value_enum)]
+        lang: crate::devloop::scaffold::Lang,
+        /// Directory to create (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The framepipe sources the skeleton takes the SDK from (default:
+        /// $FRAMEPIPE_SOURCE_DIR, else the sources this binary was built from).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
     },
 }
 
@@ -211,7 +263,65 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             config,
             out,
             memory_mib,
+            watch: false,
         } => run_step(&cli.common, &plugin, &inputs, &config, &out, memory_mib).await,
+        Command::RunStep {
+            plugin,
+            inputs,
+            config,
+            out,
+            memory_mib,
+            watch: true,
+        } => {
+            let common = &cli.common;
+            crate::devloop::watch::watch(std::path::Path::new(&plugin), || {
+                run_step(common, &plugin, &inputs, &config, &out, memory_mib)
+            })
+            .await
+        }
+        Command::Plugin {
+            command:
+                PluginCommand::New {
+                    name,
+                    lang,
+                    dir,
+                    sdk,
+                },
+        } => {
+            let sources = crate::devloop::scaffold::source_dir(sdk.as_deref())?;
+            let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+            let files = crate::devloop::scaffold::create(&name, lang, &dir, &sources)?;
+            for f in &files {
+                println!("{}", f.display());
+            }
+            eprintln!(
+                "created {} ({lang:?}); its README.md has the build, test and run commands",
+                dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Job {
+            command:
+                JobCommand::Replay {
+                    job,
+                    step,
+                    plugin,
+                    server,
+                    key,
+                    out,
+                },
+        } => {
+            crate::devloop::replay::replay(crate::devloop::replay::ReplayArgs {
+                server,
+                key,
+                job,
+                step,
+                plugin,
+                out,
+                cache_dir: cli.common.data_dir.join("cache"),
+            })
+            .await
+        }
         Command::Pipeline {
             command: PipelineCommand::Check { file },
         } => {

@@ -18,6 +18,7 @@ use crate::fetch::{FetchError, Fetcher, LocalInput};
 use crate::input::JobInput;
 use crate::pipeline::params::{Placeholders, resolve_params, substitute};
 use crate::pipeline::{InputRef, Pipeline, Run};
+use crate::step_record::{GivenInput, InputSource, StepRecord};
 
 /// Builds the network access of a step from the hosts it is granted.
 pub type OutboundFactory = Arc<dyn Fn(&[String]) -> OutboundAccess + Send + Sync>;
@@ -149,19 +150,28 @@ impl Runner {
                     )
                     .await;
                 let (report, outcome) = match attempt {
-                    Ok(run_result) => {
-                        let report = step_report(&step.name, index, run, Some(&run_result), None);
+                    Ok((run_result, record)) => {
+                        let mut report =
+                            step_report(&step.name, index, run, Some(&run_result), None);
+                        record.write_to(&mut report);
                         match run_result.outcome {
-                            Ok(out) => (report, Ok(out)),
+                            Ok(out) => {
+                                // A later step may read this result: kept for a replay.
+                                if step_index + 1 < pipeline.steps.len() {
+                                    report["result"] = out.result.clone();
+                                }
+                                (report, Ok(out))
+                            }
                             Err(f) => {
                                 let (code, message) = failure_code(&f);
-                                let report = step_report(
+                                let mut report = step_report(
                                     &step.name,
                                     index,
                                     run,
                                     None,
                                     Some((&code, message.clone(), &run_result.stats)),
                                 );
+                                record.write_to(&mut report);
                                 (
                                     report,
                                     Err((
@@ -253,8 +263,16 @@ impl Runner {
         run: &Run,
         cancel: &CancelFlag,
         progress: Option<&ProgressSender>,
-    ) -> Result<StepRun, FetchError> {
+    ) -> Result<(StepRun, StepRecord), FetchError> {
         let mut inputs = Vec::new();
+        let mut given = Vec::new();
+        let mut record = |name: &str, media_type: &str, source: InputSource| {
+            given.push(GivenInput {
+                name: name.to_owned(),
+                media_type: media_type.to_owned(),
+                source,
+            })
+        };
         for (key, source) in &run.inputs {
             match source {
                 InputRef::JobInput => {
@@ -262,13 +280,24 @@ impl Runner {
                         .get_or_try_init(|| self.materialize(job, input))
                         .await?;
                     inputs.push(Input::file(key, &local.path, &local.media_type)?);
+                    record(key, &local.media_type, InputSource::JobInput);
                 }
                 InputRef::Artifact { step, name } => {
                     let found = produced
                         .get(step)
                         .and_then(|p| p.artifacts.iter().find(|a| &a.name == name));
                     match found {
-                        Some(a) => inputs.push(Input::file(key, &a.path, &a.media_type)?),
+                        Some(a) => {
+                            inputs.push(Input::file(key, &a.path, &a.media_type)?);
+                            record(
+                                key,
+                                &a.media_type,
+                                InputSource::Artifact {
+                                    step: step.clone(),
+                                    artifact: a.name.clone(),
+                                },
+                            );
+                        }
                         None => {
                             tracing::debug!(step = %step, artifact = %name, "optional artifact absent")
                         }
@@ -281,6 +310,14 @@ impl Runner {
                         .unwrap_or(&[])
                     {
                         inputs.push(Input::file(&a.name, &a.path, &a.media_type)?);
+                        record(
+                            &a.name,
+                            &a.media_type,
+                            InputSource::Artifact {
+                                step: step.clone(),
+                                artifact: a.name.clone(),
+                            },
+                        );
                     }
                 }
                 InputRef::Result { step } => {
@@ -293,11 +330,20 @@ impl Runner {
                         serde_json::to_vec(value).unwrap_or_default(),
                         "application/json",
                     ));
+                    record(
+                        key,
+                        "application/json",
+                        InputSource::Result { step: step.clone() },
+                    );
                 }
             }
         }
         let config = substitute(&run.config, placeholders)
             .map_err(|m| FetchError::Io(std::io::Error::other(m)))?;
+        let record = StepRecord {
+            config: config.clone(),
+            inputs: given,
+        };
         let output_dir = self.artifacts.step_dir(job.id, step)?;
         if let Some(p) = progress {
             p.send_replace((0, 0));
@@ -338,7 +384,7 @@ impl Runner {
                 "step failed: {f}"
             ),
         }
-        Ok(result)
+        Ok((result, record))
     }
 
     async fn materialize(&self, job: &Job, input: &JobInput) -> Result<LocalInput, FetchError> {

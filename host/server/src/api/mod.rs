@@ -5,6 +5,7 @@ mod artifacts;
 mod error;
 mod events;
 mod health;
+mod job_input;
 mod jobs;
 mod legacy;
 mod openapi;
@@ -35,6 +36,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(jobs::routes())
         .merge(events::routes())
         .merge(artifacts::routes())
+        .merge(job_input::routes())
         .merge(uploads::routes())
         .merge(legacy::routes())
         .merge(plugins::routes())
