@@ -27,7 +27,7 @@ bash models/extract-test-images.sh >/dev/null
 
 # Debug host build (Cranelift itself is optimized, see Cargo.toml); the plugins are always release.
 cargo test --workspace
-(cd plugins && cargo test --release --target "$(rustc -vV | sed -n 's/^host: //p')" -p frames -p people-count -p thumbnail)
+(cd plugins && cargo test --release --target "$(rustc -vV | sed -n 's/^host: //p')" -p frames -p people-count -p thumbnail -p framepipe-vp8 -p mpeg4video -p msmpeg4)
 (cd examples && cargo test --release --target "$(rustc -vV | sed -n "s/^host: //p")")
 
 # Python and JavaScript: the SDKs' and examples' native tests, then the tutorials verbatim.
