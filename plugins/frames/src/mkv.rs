@@ -30,6 +30,7 @@ const SIMPLE_BLOCK: u32 = 0xA3;
 const BLOCK_GROUP: u32 = 0xA0;
 const BLOCK: u32 = 0xA1;
 const REFERENCE_BLOCK: u32 = 0xFB;
+const DEFAULT_DURATION: u32 = 0x23_E383;
 /// Top-level ids that end a cluster of unknown size.
 const TOP_LEVEL: [u32; 8] = [
     CLUSTER,
@@ -50,6 +51,8 @@ const MAX_SAMPLES: usize = 4_000_000;
 struct TrackInfo {
     number: u64,
     codec: Codec,
+    /// Nanoseconds per frame (`DefaultDuration`), which times the frames of a laced block.
+    default_duration: Option<u64>,
     codec_config: Vec<u8>,
     width: u32,
     height: u32,
@@ -104,7 +107,7 @@ pub fn open<R: Read + Seek>(r: &mut R, file_size: u64) -> Result<VideoTrack> {
                 let t = track.as_ref().ok_or_else(|| {
                     MediaError::unsupported("Matroska clusters before the track list")
                 })?;
-                let end = index_cluster(r, &h, seg_end, (t.number, t.codec), scale, &mut samples)?;
+                let end = index_cluster(r, &h, seg_end, t, scale, &mut samples)?;
                 pos = end;
                 continue;
             }
@@ -150,6 +153,7 @@ fn video_track(tracks: &[u8]) -> Result<TrackInfo> {
         }
         let (mut number, mut kind, mut codec_id, mut private, mut w, mut h) =
             (0, 0, String::new(), Vec::new(), 0, 0);
+        let mut default_duration = None;
         for c in ebml::children(entry) {
             match c? {
                 (TRACK_NUMBER, d) => number = ebml::uint(d),
@@ -158,6 +162,7 @@ fn video_track(tracks: &[u8]) -> Result<TrackInfo> {
                     codec_id = String::from_utf8_lossy(d).trim_end_matches('\0').to_owned()
                 }
                 (CODEC_PRIVATE, d) => private = d.to_vec(),
+                (DEFAULT_DURATION, d) => default_duration = Some(ebml::uint(d)).filter(|&d| d > 0),
                 (VIDEO, d) => {
                     for v in ebml::children(d) {
                         match v? {
@@ -203,6 +208,7 @@ fn video_track(tracks: &[u8]) -> Result<TrackInfo> {
         return Ok(TrackInfo {
             number,
             codec,
+            default_duration,
             codec_config: private,
             width: w,
             height: h,
@@ -216,7 +222,7 @@ fn index_cluster<R: Read + Seek>(
     r: &mut R,
     cluster: &Header,
     seg_end: u64,
-    track: (u64, Codec),
+    track: &TrackInfo,
     scale: u64,
     samples: &mut Vec<Sample>,
 ) -> Result<u64> {
@@ -266,11 +272,11 @@ fn index_cluster<R: Read + Seek>(
     Ok(end)
 }
 
-/// Reads a (Simple)Block header and records it when it belongs to the video track.
+/// Reads a (Simple)Block header and records its frames when it belongs to the video track.
 fn add_block<R: Read + Seek>(
     r: &mut R,
     h: &Header,
-    (track, codec): (u64, Codec),
+    track: &TrackInfo,
     base: i64,
     scale: u64,
     keyframe: Option<bool>,
@@ -289,34 +295,196 @@ fn add_block<R: Read + Seek>(
         .fold(u64::from(head[0] & ((0xffu16 >> len) as u8)), |acc, &b| {
             (acc << 8) | u64::from(b)
         });
-    if number != track {
+    if number != track.number {
         return Ok(());
     }
     let timecode = i64::from(i16::from_be_bytes([head[len], head[len + 1]]));
     let flags = head[len + 2];
-    if flags & 0x06 != 0 {
-        return Err(MediaError::unsupported(
-            "laced video blocks in Matroska are not supported",
-        ));
-    }
-    if samples.len() >= MAX_SAMPLES {
-        return Err(MediaError::invalid(format!(
-            "the Matroska video track has more than {MAX_SAMPLES} frames"
-        )));
-    }
     let ticks = base.saturating_add(timecode);
     let pts = (i128::from(ticks) * i128::from(scale) / 1000)
         .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
     let header = (len + 3) as u64;
-    // A VP8 frame not to be shown (an alt-ref frame) has a block of its own: it is indexed
-    // as not shown, like samples an edit list hides (its frame tag's show_frame bit is 0).
-    let hidden = codec == Codec::Vp8 && n > len + 3 && head[len + 3] & 0x10 == 0;
-    samples.push(Sample {
-        offset: h.data + header,
-        size: u32::try_from(h.size - header)
-            .map_err(|_| MediaError::invalid("Matroska block larger than 4 GiB"))?,
-        pts: if hidden { -1 } else { pts },
-        keyframe: keyframe.unwrap_or(flags & 0x80 != 0),
-    });
+    let keyframe = keyframe.unwrap_or(flags & 0x80 != 0);
+    let frames = if flags & 0x06 == 0 {
+        vec![(h.data + header, h.size - header)]
+    } else {
+        laced_frames(r, h, header, flags)?
+    };
+    if samples.len() + frames.len() > MAX_SAMPLES {
+        return Err(MediaError::invalid(format!(
+            "the Matroska video track has more than {MAX_SAMPLES} frames"
+        )));
+    }
+    let step = match (frames.len(), track.default_duration) {
+        (1, _) => 0,
+        (_, Some(ns)) => i64::try_from(ns / 1000).unwrap_or(i64::MAX),
+        (_, None) => {
+            return Err(MediaError::invalid(
+                "a laced Matroska video block in a track without a DefaultDuration: its frames have no times",
+            ));
+        }
+    };
+    for (i, (offset, size)) in frames.into_iter().enumerate() {
+        // A VP8 frame not to be shown (an alt-ref frame) has a block of its own: it is
+        // indexed as not shown, like samples an edit list hides (its frame tag's show_frame
+        // bit is 0).
+        let hidden = track.codec == Codec::Vp8
+            && size > 0
+            && if offset == h.data + header && n > len + 3 {
+                head[len + 3] & 0x10 == 0
+            } else {
+                let mut tag = [0u8; 1];
+                r.seek(SeekFrom::Start(offset))?;
+                r.read_exact(&mut tag)?;
+                tag[0] & 0x10 == 0
+            };
+        let at = pts.saturating_add(step.saturating_mul(i as i64));
+        samples.push(Sample {
+            offset,
+            size: u32::try_from(size)
+                .map_err(|_| MediaError::invalid("Matroska block larger than 4 GiB"))?,
+            pts: if hidden { -1 } else { at },
+            keyframe: keyframe && i == 0,
+        });
+    }
     Ok(())
+}
+
+/// The frames of a laced block (Xiph, fixed-size or EBML lacing) as (offset, size) pairs.
+fn laced_frames<R: Read + Seek>(
+    r: &mut R,
+    h: &Header,
+    header: u64,
+    flags: u8,
+) -> Result<Vec<(u64, u64)>> {
+    let corrupt = || MediaError::invalid("Matroska block lacing is corrupt");
+    let body = h.size.checked_sub(header).ok_or_else(corrupt)?;
+    // The lace sizes come first; 1 MiB is far more than 256 sizes need.
+    let mut lace = vec![0u8; body.min(1 << 20) as usize];
+    r.seek(SeekFrom::Start(h.data + header))?;
+    r.read_exact(&mut lace)?;
+    let count = usize::from(*lace.first().ok_or_else(corrupt)?) + 1;
+    let mut at = 1usize;
+    let mut sizes = Vec::with_capacity(count);
+    match flags & 0x06 {
+        // Xiph: each size a run of 255s and a final byte below 255.
+        0x02 => {
+            for _ in 1..count {
+                let mut size = 0u64;
+                loop {
+                    let b = *lace.get(at).ok_or_else(corrupt)?;
+                    at += 1;
+                    size += u64::from(b);
+                    if b < 255 {
+                        break;
+                    }
+                }
+                sizes.push(size);
+            }
+        }
+        // Fixed: equal sizes filling the block.
+        0x04 => {
+            let each = (body - 1) / count as u64;
+            if each * count as u64 != body - 1 {
+                return Err(corrupt());
+            }
+            sizes.resize(count - 1, each);
+        }
+        // EBML: the first size, then signed differences.
+        _ => {
+            let (first, used) =
+                lace_vint(lace.get(at..).ok_or_else(corrupt)?).ok_or_else(corrupt)?;
+            at += used;
+            let mut size = first as i64;
+            sizes.push(first);
+            for _ in 2..count {
+                let (raw, used) =
+                    lace_vint(lace.get(at..).ok_or_else(corrupt)?).ok_or_else(corrupt)?;
+                at += used;
+                let bias = (1i64 << (7 * used - 1)) - 1;
+                size = size
+                    .checked_add(raw as i64 - bias)
+                    .filter(|&s| s >= 0)
+                    .ok_or_else(corrupt)?;
+                sizes.push(size as u64);
+            }
+        }
+    }
+    let mut offset = h.data + header + at as u64;
+    let end = h.data + h.size;
+    let mut frames = Vec::with_capacity(count);
+    for size in sizes {
+        frames.push((offset, size));
+        offset = offset
+            .checked_add(size)
+            .filter(|&o| o <= end)
+            .ok_or_else(corrupt)?;
+    }
+    frames.push((offset, end - offset));
+    Ok(frames)
+}
+
+/// An EBML variable-size integer without its length marker: (value, bytes used).
+fn lace_vint(data: &[u8]) -> Option<(u64, usize)> {
+    let first = *data.first()?;
+    let len = first.leading_zeros() as usize + 1;
+    if len > 8 || data.len() < len {
+        return None;
+    }
+    let value = data[1..len]
+        .iter()
+        .fold(u64::from(first) & (0xff >> len), |acc, &b| {
+            (acc << 8) | u64::from(b)
+        });
+    Some((value, len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    /// A block body (after track number, timecode and flags) at offset 0 of a file.
+    fn frames_of(flags: u8, lacing_and_frames: &[u8]) -> Result<Vec<(u64, u64)>> {
+        let mut file = vec![0x81, 0, 0, flags];
+        file.extend_from_slice(lacing_and_frames);
+        let h = Header {
+            id: SIMPLE_BLOCK,
+            data: 0,
+            size: file.len() as u64,
+        };
+        laced_frames(&mut Cursor::new(file), &h, 4, flags)
+    }
+
+    #[test]
+    fn xiph_fixed_and_ebml_lacing_split_a_block_into_frames() {
+        // Three frames of 300, 2 and 5 bytes. Xiph: 300 = 255 + 45.
+        let mut xiph = vec![2, 255, 45, 2];
+        xiph.resize(4 + 307, 7);
+        assert_eq!(
+            frames_of(0x02, &xiph).unwrap(),
+            [(8, 300), (308, 2), (310, 5)]
+        );
+        // Fixed: two frames of 3 bytes.
+        assert_eq!(
+            frames_of(0x04, &[1, 1, 2, 3, 4, 5, 6]).unwrap(),
+            [(5, 3), (8, 3)]
+        );
+        // EBML: first size 4 (0x84), then -2 as a 1-byte signed difference (0x80 | (63 - 2)).
+        let mut ebml = vec![2, 0x84, 0x80 | 61];
+        ebml.resize(3 + 4 + 2 + 1, 9);
+        assert_eq!(frames_of(0x06, &ebml).unwrap(), [(7, 4), (11, 2), (13, 1)]);
+    }
+
+    #[test]
+    fn lacing_that_runs_past_the_block_is_invalid_input() {
+        for (flags, body) in [
+            (0x02, &[3u8, 255, 255, 9][..]),
+            (0x04, &[2, 1, 2][..]),
+            (0x06, &[1, 0xff][..]),
+        ] {
+            let err = frames_of(flags, body).unwrap_err();
+            assert!(err.to_string().contains("lacing is corrupt"), "{err}");
+        }
+    }
 }
