@@ -350,6 +350,7 @@ fn plugin_new_skeletons_test_build_and_run() -> Result<()> {
                 ])
                 .arg(&target)
                 .env_remove("CARGO_TARGET_DIR")
+                .env_remove("CARGO_BUILD_BUILD_DIR")
                 .env_remove("RUSTFLAGS")
                 .env_remove("CARGO_ENCODED_RUSTFLAGS");
                 (
@@ -365,7 +366,8 @@ fn plugin_new_skeletons_test_build_and_run() -> Result<()> {
             t.env(
                 "CARGO_TARGET_DIR",
                 std::env::temp_dir().join("framepipe-skeleton-target"),
-            );
+            )
+            .env_remove("CARGO_BUILD_BUILD_DIR");
         }
         let ran = t.output()?;
         assert!(

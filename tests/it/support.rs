@@ -240,11 +240,19 @@ pub fn prepare_dir(dir: &Path, setup: &Setup) -> Result<String> {
     Ok(settings)
 }
 
-/// The `framepipe` binary cargo built beside this test binary.
+/// The `framepipe` binary cargo built beside this test binary: in the same profile
+/// directory, or, when cargo keeps intermediates in a separate build directory
+/// (`CARGO_BUILD_BUILD_DIR`), in that profile directory of `CARGO_TARGET_DIR`.
 pub fn binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = dir.join("framepipe");
+    let mut bin = dir.join("framepipe");
+    if !bin.exists()
+        && let (Some(target), Some(profile)) =
+            (std::env::var_os("CARGO_TARGET_DIR"), dir.file_name())
+    {
+        bin = PathBuf::from(target).join(profile).join("framepipe");
+    }
     assert!(
         bin.exists(),
         "{} is missing: run the tests with `cargo test --workspace` so the binary is built",
