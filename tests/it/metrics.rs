@@ -395,3 +395,149 @@ async fn queue_figures_come_from_the_queue_not_the_process() -> Result<()> {
     b.stop().await;
     Ok(())
 }
+
+/// Names a scrape makes available to queries: samples, and for each declared family the
+/// series its type implies (`_total` for counters; `_bucket`, `_sum`, `_count` for
+/// histograms), so a histogram nobody observed yet still counts as exported.
+fn exported_names(scrape: &Scrape) -> BTreeSet<String> {
+    let mut names = scrape.names();
+    for (family, kind) in &scrape.families {
+        match kind.as_str() {
+            "counter" => {
+                names.insert(format!("{family}_total"));
+            }
+            "histogram" => {
+                for suffix in ["_bucket", "_sum", "_count"] {
+                    names.insert(format!("{family}{suffix}"));
+                }
+            }
+            _ => {}
+        }
+    }
+    names
+}
+
+/// The `framepipe_*` metric names a PromQL expression uses.
+fn metric_names(expr: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let mut rest = expr;
+    while let Some(at) = rest.find("framepipe_") {
+        // Not the tail of a longer identifier (or a label value such as "framepipe-x").
+        let preceded = rest[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '"');
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+            .unwrap_or(tail.len());
+        if !preceded {
+            names.insert(tail[..end].to_owned());
+        }
+        rest = &tail[end..];
+    }
+    names
+}
+
+fn ops_file(name: &str) -> Result<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../docs/ops")
+        .join(name);
+    std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ops_rules_and_dashboard_name_only_exported_metrics() -> Result<()> {
+    // Alert rules: Prometheus' rule file shape, every rule complete.
+    let rules: serde_yaml::Value = serde_yaml::from_str(&ops_file("prometheus-alerts.yml")?)?;
+    let mut used: Vec<(String, String)> = Vec::new();
+    let mut alerts = BTreeSet::new();
+    let groups = rules["groups"].as_sequence().context("groups")?;
+    assert!(!groups.is_empty());
+    for group in groups {
+        assert!(group["name"].as_str().is_some(), "a group needs a name");
+        for rule in group["rules"].as_sequence().context("rules")? {
+            let alert = rule["alert"].as_str().context("alert name")?;
+            let expr = rule["expr"].as_str().context("expr")?;
+            assert!(alerts.insert(alert.to_owned()), "alert {alert} twice");
+            assert!(
+                matches!(
+                    rule["labels"]["severity"].as_str(),
+                    Some("critical" | "warning" | "info")
+                ),
+                "{alert}: severity"
+            );
+            assert!(
+                rule["annotations"]["summary"].as_str().is_some(),
+                "{alert}: summary"
+            );
+            assert!(rule["for"].as_str().is_some(), "{alert}: for");
+            let names = metric_names(expr);
+            assert!(!names.is_empty(), "{alert} names no framepipe metric");
+            used.extend(names.into_iter().map(|n| (format!("alert {alert}"), n)));
+        }
+    }
+    for required in ["FramepipeJobWaitingTooLong", "FramepipeJobFailureRateHigh"] {
+        assert!(alerts.contains(required), "missing alert {required}");
+    }
+    // Dashboard: Grafana JSON, every panel with a title and at least one query.
+    let dashboard: Value = serde_json::from_str(&ops_file("grafana-dashboard.json")?)?;
+    let panels = dashboard["panels"].as_array().context("panels")?;
+    assert!(panels.len() >= 8, "a dashboard of {} panels", panels.len());
+    let mut ids = BTreeSet::new();
+    for panel in panels {
+        let title = panel["title"].as_str().context("panel title")?;
+        assert!(ids.insert(panel["id"].as_u64().context("panel id")?));
+        let targets = panel["targets"].as_array().context("targets")?;
+        assert!(!targets.is_empty(), "panel {title} has no query");
+        for target in targets {
+            let expr = target["expr"].as_str().context("expr")?;
+            let names = metric_names(expr);
+            assert!(!names.is_empty(), "panel {title} names no framepipe metric");
+            used.extend(names.into_iter().map(|n| (format!("panel {title}"), n)));
+        }
+    }
+    for var in dashboard["templating"]["list"]
+        .as_array()
+        .context("templating")?
+    {
+        if let Some(q) = var["definition"].as_str() {
+            used.extend(metric_names(q).into_iter().map(|n| ("variable".into(), n)));
+        }
+    }
+
+    // A live server, after one job and one refused upload, exports every one of those names.
+    let server = Server::with(Setup {
+        settings: "[uploads]\nmax_bytes = 100\n".into(),
+        ..Setup::default()
+    })
+    .await?;
+    let id = server.submit_id(job("noop")).await?;
+    server.wait(&id, Duration::from_secs(30)).await?;
+    let (status, code) = refusal(
+        server
+            .post("/api/uploads?filename=a.mp4")
+            .body(vec![0u8; 4000]),
+    )
+    .await?;
+    assert_eq!((status, code.as_str()), (413, "FILE_TOO_LARGE"));
+    let scrape = scrape(&server, &server.admin_key).await?;
+    // An HTTP limit is counted like a sandbox one.
+    assert_eq!(
+        scrape.sum("framepipe_limit_hits_total", &[("code", "FILE_TOO_LARGE")]),
+        1.0
+    );
+    let exported = exported_names(&scrape);
+    let missing: Vec<_> = used.iter().filter(|(_, n)| !exported.contains(n)).collect();
+    assert!(
+        missing.is_empty(),
+        "named in docs/ops but not exported: {missing:?}"
+    );
+    // And the parser behind this check sees through label values and longer names.
+    assert_eq!(
+        metric_names(r#"rate(framepipe_a_total{x="framepipe_b"}[5m]) / my_framepipe_c"#),
+        BTreeSet::from(["framepipe_a_total".to_owned()])
+    );
+    server.stop().await;
+    Ok(())
+}
