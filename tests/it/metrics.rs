@@ -541,3 +541,107 @@ async fn ops_rules_and_dashboard_name_only_exported_metrics() -> Result<()> {
     server.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_process_serves_its_own_metrics_and_no_api() -> Result<()> {
+    use crate::support::{Process, create_key, free_port, prepare_dir, wait_job};
+    let dir = tempfile::tempdir()?;
+    let settings = dir.path().join("settings.toml");
+    std::fs::write(&settings, prepare_dir(dir.path(), &Setup::default())?)?;
+    let data = dir.path().join("data");
+    let admin = create_key(&data, None, true)?;
+    let (api, metrics) = (
+        format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
+    );
+    let server = Process::spawn(
+        &["serve", "--no-workers", "--addr", &api],
+        &data,
+        None,
+        Some(&settings),
+    )?;
+    server.ready(Duration::from_secs(60)).await?;
+    let _worker = Process::spawn(
+        &["worker", "--metrics-addr", &metrics],
+        &data,
+        None,
+        Some(&settings),
+    )?;
+    let http = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    while http
+        .get(format!("http://{metrics}/healthz"))
+        .send()
+        .await
+        .is_err()
+    {
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(60),
+            "worker never listened"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let submitted: Value = http
+        .post(format!("http://{api}/api/jobs"))
+        .bearer_auth(&admin)
+        .json(&job("noop"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = submitted["id"].as_str().context("id")?;
+    let done = wait_job(
+        &http,
+        &format!("http://{api}"),
+        &admin,
+        id,
+        Duration::from_secs(60),
+    )
+    .await?;
+    assert_eq!(done["status"], "succeeded", "{done}");
+
+    let read = |addr: String| {
+        let http = http.clone();
+        let admin = admin.clone();
+        async move {
+            let text = http
+                .get(format!("http://{addr}/metrics"))
+                .bearer_auth(&admin)
+                .send()
+                .await?
+                .error_for_status()?
+                .text()
+                .await?;
+            Scrape::parse(&text)
+        }
+    };
+    let from_worker = read(metrics.clone()).await?;
+    let from_api = read(api.clone()).await?;
+    let succeeded = [("pipeline", "noop"), ("outcome", "succeeded")];
+    assert_eq!(
+        from_worker.sum("framepipe_job_attempts_finished_total", &succeeded),
+        1.0
+    );
+    assert_eq!(
+        from_api.sum("framepipe_job_attempts_finished_total", &succeeded),
+        0.0
+    );
+    assert_eq!(from_api.sum("framepipe_jobs_enqueued_total", &[]), 1.0);
+    // Both read the same queue.
+    for m in [&from_worker, &from_api] {
+        assert_eq!(
+            m.sum("framepipe_queue_jobs", &[("state", "succeeded")]),
+            1.0
+        );
+    }
+    // The worker's listener has no API, and still wants a key for /metrics.
+    let jobs = http
+        .get(format!("http://{metrics}/api/jobs"))
+        .bearer_auth(&admin)
+        .send()
+        .await?;
+    assert_eq!(jobs.status(), 404);
+    let anonymous = http.get(format!("http://{metrics}/metrics")).send().await?;
+    assert_eq!(anonymous.status(), 401);
+    Ok(())
+}

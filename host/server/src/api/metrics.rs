@@ -42,3 +42,31 @@ async fn metrics(State(app): State<Arc<App>>, req: Request) -> ApiResult<Respons
     let body = app.metrics.render(counts.as_deref(), &lanes);
     Ok(([(CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], body).into_response())
 }
+
+/// Serves `/metrics`, `/healthz` and `/readyz` only on `addr` until the app shuts down:
+/// `framepipe worker --metrics-addr`, so worker processes' job and step figures can be
+/// scraped without exposing the API.
+pub async fn serve_metrics_only(
+    app: Arc<App>,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    use anyhow::Context;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} for metrics"))?;
+    let router = routes()
+        .merge(super::health::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            app.metrics.clone(),
+            crate::metrics::track_http,
+        ))
+        .with_state(app.clone());
+    let stop = app.shutdown.clone();
+    tracing::info!(%addr, "metrics listening");
+    Ok(tokio::spawn(async move {
+        let server = axum::serve(listener, router).with_graceful_shutdown(stop.cancelled_owned());
+        if let Err(e) = server.await {
+            tracing::error!(error = %e, "metrics server failed");
+        }
+    }))
+}

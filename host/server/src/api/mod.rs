@@ -25,6 +25,7 @@ use axum::http::{Request, StatusCode};
 use tower_http::trace::TraceLayer;
 
 pub use error::{ApiError, ApiResult};
+pub use metrics::serve_metrics_only;
 pub use plugins::plugin_json;
 
 use crate::app::App;
