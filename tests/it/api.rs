@@ -283,6 +283,7 @@ async fn openapi_documents_every_route_and_health_answers() -> Result<()> {
         "/api/pipelines/reload",
         "/healthz",
         "/readyz",
+        "/metrics",
     ] {
         assert!(
             doc["paths"].get(path).is_some(),

@@ -5,6 +5,7 @@ mod api;
 mod languages;
 mod media;
 mod media_formats;
+mod metrics;
 mod pipelines;
 mod process;
 mod scale;

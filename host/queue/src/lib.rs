@@ -30,7 +30,8 @@ pub mod store;
 pub use error::QueueError;
 pub use keys::KeyInfo;
 pub use model::{
-    Claimed, Enqueued, FailOutcome, Heartbeat, Job, JobError, JobState, Lease, NewJob, Progress,
+    Claimed, Enqueued, FailOutcome, Heartbeat, Job, JobError, JobState, LaneCount, Lease, NewJob,
+    Progress,
 };
 pub use page::{Cursor, ListFilter, Page};
 pub use postgres::PgStore;

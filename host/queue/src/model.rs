@@ -255,3 +255,18 @@ pub enum FailOutcome {
     /// Finished as `failed`.
     Failed,
 }
+
+/// How many jobs of one lane are in one state, for metrics (see [`crate::Store::lane_counts`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LaneCount {
+    /// The lane.
+    pub lane: String,
+    /// The state.
+    pub state: JobState,
+    /// Jobs of that lane in that state.
+    pub jobs: u64,
+    /// For `queued` and `retrying`: how long the longest-waiting claimable job (`run_at`
+    /// passed) has been claimable, in seconds; `None` when none is claimable yet (or for
+    /// other states). A job waiting out a retry backoff does not count as waiting.
+    pub oldest_waiting_seconds: Option<f64>,
+}

@@ -115,6 +115,26 @@ pub(crate) fn count_states(rows: Vec<(String, i64)>) -> Result<HashMap<JobState,
     Ok(counts)
 }
 
+/// Builds [`LaneCount`]s from `(lane, state, jobs, oldest waiting seconds)` rows.
+pub(crate) fn lane_counts(
+    rows: Vec<(String, String, i64, Option<f64>)>,
+) -> Result<Vec<crate::model::LaneCount>, QueueError> {
+    rows.into_iter()
+        .map(|(lane, state, jobs, oldest)| {
+            let state = state.parse::<JobState>().map_err(|e| QueueError::Corrupt {
+                id: format!("state {state:?}"),
+                reason: e.to_string(),
+            })?;
+            Ok(crate::model::LaneCount {
+                lane,
+                state,
+                jobs: jobs.max(0) as u64,
+                oldest_waiting_seconds: oldest.map(|s| s.max(0.0)),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::error::{QueueError, Result};
 use crate::keys::KeyInfo;
 use crate::model::{
-    Claimed, Enqueued, FailOutcome, Heartbeat, Job, JobError, JobState, Lease, NewJob,
+    Claimed, Enqueued, FailOutcome, Heartbeat, Job, JobError, JobState, LaneCount, Lease, NewJob,
 };
 use crate::page::{Cursor, ListFilter, Page};
 use crate::postgres::PgStore;
@@ -205,6 +205,13 @@ impl Store {
     /// Number of jobs per state (every state present, zeros included).
     pub async fn counts(&self) -> Result<HashMap<JobState, u64>> {
         dispatch!(self, s => s.counts().await)
+    }
+
+    /// Jobs per lane and state (only pairs that have jobs), with the age of each lane's
+    /// longest-waiting claimable job: one grouped scan, read by `/metrics` at scrape time,
+    /// so every process on a shared PostgreSQL queue reports the same figures.
+    pub async fn lane_counts(&self) -> Result<Vec<LaneCount>> {
+        dispatch!(self, s => s.lane_counts().await)
     }
 
     /// Returns when a job may have become claimable, or after `timeout` at the latest.

@@ -44,6 +44,7 @@ conformance! {
     jobs::concurrent_idempotent_enqueues_create_one_job,
     jobs::delete_removes_only_own_jobs,
     jobs::counts_report_every_state,
+    jobs::lane_counts_group_by_lane_and_age_only_claimable_jobs,
     jobs::data_survives_reopening,
     leases::claim_orders_by_priority_and_isolates_lanes,
     leases::concurrent_claimers_never_share_a_job,

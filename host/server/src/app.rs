@@ -17,6 +17,7 @@ use crate::artifacts::{ArtifactStore, LocalStore};
 use crate::auth::KeyCache;
 use crate::config::Config;
 use crate::fetch::Fetcher;
+use crate::metrics::Metrics;
 use crate::pipeline::{LoadContext, PipelineError, Pipelines};
 use crate::registry::Registry;
 use crate::runner::{OutboundFactory, Runner};
@@ -48,6 +49,8 @@ pub struct App {
     pub started: Instant,
     /// Cancelled to shut the process down (workers, HTTP, event streams).
     pub shutdown: CancellationToken,
+    /// Prometheus instruments of this process.
+    pub metrics: Arc<Metrics>,
 }
 
 impl App {
@@ -62,6 +65,7 @@ impl App {
         resolver: Arc<dyn NameResolver>,
     ) -> anyhow::Result<Arc<App>> {
         let data = &config.data_dir;
+        config.file.metrics.check().map_err(anyhow::Error::msg)?;
         std::fs::create_dir_all(data)
             .with_context(|| format!("cannot create the data directory {}", data.display()))?;
         let store = Store::open(&config.database_url)
@@ -112,6 +116,7 @@ impl App {
             LocalStore::new(data.join("files"))
                 .with_context(|| format!("cannot create {}", data.join("files").display()))?,
         );
+        let metrics = Arc::new(Metrics::new(store.backend()));
         Ok(Arc::new(App {
             keys: KeyCache::new(store.clone()),
             config,
@@ -125,6 +130,7 @@ impl App {
             resolver,
             started: Instant::now(),
             shutdown: CancellationToken::new(),
+            metrics,
         }))
     }
 
@@ -162,6 +168,7 @@ impl App {
             fetcher,
             outbound: outbound_factory(file.outbound.clone(), self.resolver.clone()),
             settings: self.settings.clone(),
+            metrics: self.metrics.clone(),
         })
     }
 
@@ -177,6 +184,7 @@ impl App {
             settings: self.config.file.workers.clone(),
             id: Workers::new_id(),
             wake: self.wake.clone(),
+            metrics: self.metrics.clone(),
         });
         Ok(tokio::spawn(workers.run(shutdown)))
     }

@@ -35,8 +35,12 @@ enum Command {
         #[arg(long)]
         no_workers: bool,
     },
-    /// Workers only: claim and run jobs, no HTTP.
-    Worker,
+    /// Workers only: claim and run jobs; no API.
+    Worker {
+        /// Serve `GET /metrics`, `/healthz` and `/readyz` (nothing else) on this address.
+        #[arg(long, env = "FRAMEPIPE_METRICS_ADDR")]
+        metrics_addr: Option<SocketAddr>,
+    },
     /// API keys.
     Keys {
         #[command(subcommand)]
@@ -199,14 +203,21 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             running.app.store.close().await;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Worker => {
+        Command::Worker { metrics_addr } => {
             let app = App::open(Config::load(&cli.common)?).await?;
+            let metrics = match metrics_addr {
+                Some(addr) => Some(crate::api::serve_metrics_only(app.clone(), addr).await?),
+                None => None,
+            };
             app.spawn_housekeeping();
             let task = app.spawn_workers(app.shutdown.clone())?;
             tracing::info!(backend = app.store.backend(), "framepipe worker running");
             wait_for_signal().await;
             app.shutdown.cancel();
             let _ = task.await;
+            if let Some(metrics) = metrics {
+                let _ = metrics.await;
+            }
             app.store.close().await;
             Ok(ExitCode::SUCCESS)
         }

@@ -81,6 +81,8 @@ pub struct FileConfig {
     pub pipelines_dir: Option<PathBuf>,
     /// Extra plugins (`*.wasm`) loaded at start, beside the built-in ones.
     pub plugins_dir: Option<PathBuf>,
+    /// Who may scrape `/metrics` besides admin keys.
+    pub metrics: crate::metrics::MetricsSettings,
 }
 
 impl FileConfig {

@@ -6,7 +6,8 @@
 //! - [`pipeline`]: definitions, checked at load; [`registry`]: loaded plugins;
 //! - [`worker`]: claims, leases, heartbeats, acks; [`runner`]: one job attempt, step by step;
 //! - [`fetch`]: job inputs from URLs and YouTube; [`egress`]: plugins' outbound HTTP;
-//! - [`artifacts`]: uploads and artifacts on disk; [`auth`]: API keys.
+//! - [`artifacts`]: uploads and artifacts on disk; [`auth`]: API keys;
+//! - [`metrics`]: Prometheus instruments and the `/metrics` text.
 
 pub mod api;
 pub mod app;
@@ -18,6 +19,7 @@ pub mod devloop;
 pub mod egress;
 pub mod fetch;
 pub mod input;
+pub mod metrics;
 pub mod pipeline;
 pub mod registry;
 pub mod runner;

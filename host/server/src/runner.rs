@@ -35,6 +35,8 @@ pub struct Runner {
     pub outbound: OutboundFactory,
     /// `$settings.*` values.
     pub settings: Map<String, Value>,
+    /// Step durations, CPU, memory and limit hits are counted here.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Why an attempt failed.
@@ -370,6 +372,8 @@ impl Runner {
         tracing::info!(config = %request.config, "step started");
         drop(_enter);
         let result = self.runtime.run(&run.plugin, request).await;
+        self.metrics
+            .step_finished(&job.pipeline, &run.plugin.info().name, &result);
         let _enter = span.enter();
         match &result.outcome {
             Ok(_) => tracing::info!(

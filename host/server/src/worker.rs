@@ -3,15 +3,16 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use framepipe_queue::{Claimed, JobError, Lease, QueueError, Store};
+use framepipe_queue::{Claimed, FailOutcome, JobError, Lease, QueueError, Store};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::config::WorkerSettings;
+use crate::metrics::{AttemptOutcome, Metrics};
 use crate::pipeline::Pipelines;
 use crate::runner::Runner;
 
@@ -29,6 +30,8 @@ pub struct Workers {
     pub id: String,
     /// Poked by the API after an enqueue in the same process, so pickup is immediate.
     pub wake: Arc<Notify>,
+    /// Claims and finished attempts are counted here.
+    pub metrics: Arc<Metrics>,
 }
 
 /// A succeeded job's lease and result, waiting to be acknowledged.
@@ -134,6 +137,7 @@ impl Workers {
                     }
                 }
             };
+            self.metrics.jobs_claimed(&lane, claimed.len());
             if claimed.is_empty() {
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
@@ -182,6 +186,14 @@ impl Workers {
     async fn run_job(&self, claimed: Claimed, stop: CancellationToken) -> Option<Succeeded> {
         let Claimed { job, lease } = claimed;
         let span = tracing::info_span!("job", job_id = %job.id, pipeline = %job.pipeline, attempt = lease.attempt, lane = %job.lane);
+        let started = Instant::now();
+        let waited = (chrono::Utc::now() - job.run_at.max(job.created_at)).to_std();
+        self.metrics
+            .job_waited(&job.lane, waited.unwrap_or_default());
+        let finished = |outcome| {
+            self.metrics
+                .job_finished(&job.pipeline, outcome, started.elapsed())
+        };
         async {
             tracing::info!("job started");
             let Some(pipeline) = self.pipelines.get(&job.pipeline) else {
@@ -190,7 +202,9 @@ impl Workers {
                     format!("pipeline `{}` is no longer defined", job.pipeline),
                     false,
                 );
-                self.ack(self.store.fail(&lease, error, self.settings.retry()).await.map(|_| ()));
+                let failed = self.store.fail(&lease, error, self.settings.retry()).await;
+                finished(fail_outcome(&failed));
+                self.ack(failed.map(|_| ()));
                 return None;
             };
             let cancel = Arc::new(AtomicBool::new(false));
@@ -208,23 +222,28 @@ impl Workers {
             let outcome = self.runner.run(&job, &pipeline, cancel.clone(), progress_tx).await;
             keeper.abort();
             if lost.load(Ordering::Relaxed) {
+                finished(AttemptOutcome::LeaseLost);
                 tracing::warn!("lease lost while running; the result is dropped (another worker owns the job)");
                 return None;
             }
             let acked = match outcome {
                 Ok(result) => {
+                    finished(AttemptOutcome::Succeeded);
                     tracing::info!("job succeeded");
                     return Some((lease, result));
                 }
                 Err(f) if f.is_cancelled() && cancel.load(Ordering::Relaxed) => {
                     tracing::info!("job cancelled");
+                    finished(AttemptOutcome::Cancelled);
                     self.store.cancelled(&lease).await
                 }
                 Err(f) => {
                     tracing::warn!(code = %f.code, retryable = f.retryable, "job attempt failed: {}", f.message);
                     let mut error = JobError::new(f.code, f.message, f.retryable);
                     error.details = Some(serde_json::json!({"steps": f.steps}));
-                    self.store.fail(&lease, error, self.settings.retry()).await.map(|_| ())
+                    let failed = self.store.fail(&lease, error, self.settings.retry()).await;
+                    finished(fail_outcome(&failed));
+                    failed.map(|_| ())
                 }
             };
             self.ack(acked);
@@ -242,6 +261,15 @@ impl Workers {
                 tracing::error!(error = %e, "acknowledging the job failed; it will be re-leased")
             }
         }
+    }
+}
+
+/// What a failed attempt became; an unacknowledged failure is counted as `retrying` (the
+/// lease will expire and the job be rescued).
+fn fail_outcome(failed: &Result<FailOutcome, QueueError>) -> AttemptOutcome {
+    match failed {
+        Ok(FailOutcome::Failed) => AttemptOutcome::Failed,
+        Ok(FailOutcome::Retrying { .. }) | Err(_) => AttemptOutcome::Retrying,
     }
 }
 

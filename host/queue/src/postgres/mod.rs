@@ -283,6 +283,21 @@ impl PgStore {
         crate::page::count_states(found)
     }
 
+    /// See [`crate::Store::lane_counts`]. Ages come from the database clock, so every
+    /// process reports the same.
+    pub async fn lane_counts(&self) -> Result<Vec<crate::model::LaneCount>> {
+        let found: Vec<(String, String, i64, Option<f64>)> = sqlx::query_as(
+            "SELECT lane, state, COUNT(*),
+                    EXTRACT(EPOCH FROM now() - MIN(run_at) FILTER (
+                        WHERE state IN ('queued', 'retrying') AND run_at <= now()))::float8
+             FROM jobs GROUP BY lane, state",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(QueueError::db("counting jobs per lane"))?;
+        crate::page::lane_counts(found)
+    }
+
     /// See [`crate::Store::wait_for_work`].
     pub async fn wait_for_work(&self, timeout: Duration) {
         let _ = tokio::time::timeout(timeout, self.wake.notified()).await;

@@ -346,6 +346,39 @@ impl SqliteStore {
         crate::page::count_states(found)
     }
 
+    /// See [`crate::Store::lane_counts`]. Ages are taken against this host's clock, like
+    /// every SQLite timestamp.
+    pub async fn lane_counts(&self) -> Result<Vec<crate::model::LaneCount>> {
+        let now = rows::now_micros();
+        let found = self
+            .readers
+            .read(move |c| {
+                let context = "counting jobs per lane";
+                let mut statement = c
+                    .prepare_cached(
+                        "SELECT lane, state, COUNT(*),
+                                MIN(CASE WHEN state IN ('queued', 'retrying') AND run_at <= ?1
+                                         THEN run_at END)
+                         FROM jobs GROUP BY lane, state",
+                    )
+                    .map_err(QueueError::db(context))?;
+                statement
+                    .query_map([now], |row| {
+                        let oldest: Option<i64> = row.get(3)?;
+                        Ok((
+                            row.get(0)?,
+                            row.get(1)?,
+                            row.get(2)?,
+                            oldest.map(|at| (now - at) as f64 / 1e6),
+                        ))
+                    })
+                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                    .map_err(QueueError::db(context))
+            })
+            .await?;
+        crate::page::lane_counts(found)
+    }
+
     /// See [`crate::Store::wait_for_work`]. Only this process's writes signal; other
     /// processes on the same file are noticed when `timeout` runs out.
     pub async fn wait_for_work(&self, timeout: Duration) {

@@ -233,6 +233,63 @@ pub async fn counts_report_every_state(ctx: Ctx) {
     assert_eq!(counts[&JobState::Failed], 0);
 }
 
+pub async fn lane_counts_group_by_lane_and_age_only_claimable_jobs(ctx: Ctx) {
+    let s = &ctx.store;
+    assert!(s.lane_counts().await.unwrap().is_empty());
+    for lane in ["preview", "preview", "analytics"] {
+        let mut j = job("alice", "p");
+        j.lane = lane.into();
+        s.enqueue(j).await.unwrap();
+    }
+    // One analytics job runs then waits out a 60 s retry backoff: not "waiting" yet.
+    let mut j = job("alice", "p");
+    j.lane = "analytics".into();
+    j.max_attempts = 3;
+    let id = s.enqueue(j).await.unwrap().job.id;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let claimed = s
+        .claim("w", &["analytics".to_string()], 2, LEASE)
+        .await
+        .unwrap();
+    let retried = claimed.iter().find(|c| c.job.id == id).unwrap();
+    let slow = framepipe_queue::RetryPolicy {
+        base: Duration::from_secs(60),
+        max: Duration::from_secs(60),
+        jitter: 0.0,
+    };
+    let error = framepipe_queue::JobError::new("UNAVAILABLE", "later", true);
+    s.fail(&retried.lease, error, slow).await.unwrap();
+    let counts = s.lane_counts().await.unwrap();
+    let find = |lane: &str, state: JobState| {
+        counts
+            .iter()
+            .find(|c| c.lane == lane && c.state == state)
+            .cloned()
+    };
+    let preview = find("preview", JobState::Queued).expect("preview queued");
+    assert_eq!(preview.jobs, 2);
+    let age = preview
+        .oldest_waiting_seconds
+        .expect("claimable preview jobs");
+    assert!(
+        (0.25..30.0).contains(&age),
+        "oldest preview job waited {age} s"
+    );
+    assert_eq!(find("analytics", JobState::Retrying).unwrap().jobs, 1);
+    assert_eq!(
+        find("analytics", JobState::Retrying)
+            .unwrap()
+            .oldest_waiting_seconds,
+        None,
+        "a job in its backoff is not waiting"
+    );
+    // The other analytics job was claimed with it.
+    let running = find("analytics", JobState::Running).unwrap();
+    assert_eq!((running.jobs, running.oldest_waiting_seconds), (1, None));
+    assert!(find("analytics", JobState::Queued).is_none());
+    assert_eq!(counts.iter().map(|c| c.jobs).sum::<u64>(), 4);
+}
+
 pub async fn data_survives_reopening(mut ctx: Ctx) {
     let queued = ctx.store.enqueue(job("alice", "p")).await.unwrap().job;
     ctx.store.enqueue(job("alice", "p")).await.unwrap();

@@ -8,6 +8,7 @@ mod health;
 mod job_input;
 mod jobs;
 mod legacy;
+mod metrics;
 mod openapi;
 mod pipelines;
 mod plugins;
@@ -24,6 +25,7 @@ use axum::http::{Request, StatusCode};
 use tower_http::trace::TraceLayer;
 
 pub use error::{ApiError, ApiResult};
+pub use metrics::serve_metrics_only;
 pub use plugins::plugin_json;
 
 use crate::app::App;
@@ -41,9 +43,14 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(legacy::routes())
         .merge(plugins::routes())
         .merge(pipelines::routes())
+        .merge(metrics::routes())
         .fallback(|| async {
             ApiError::not_found("no such endpoint; GET /api/openapi.json lists them")
         })
+        .layer(axum::middleware::from_fn_with_state(
+            app.metrics.clone(),
+            crate::metrics::track_http,
+        ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 tracing::info_span!(

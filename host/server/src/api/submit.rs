@@ -124,6 +124,7 @@ pub async fn submit(app: &App, caller: &Caller, req: SubmitRequest) -> ApiResult
     let enqueued = app.store.enqueue(job).await?;
     if enqueued.created {
         app.wake.notify_waiters();
+        app.metrics.job_enqueued(&pipeline.name, &pipeline.lane);
         tracing::info!(job_id = %enqueued.job.id, pipeline = %pipeline.name, "job submitted");
     }
     Ok((enqueued.job, enqueued.created))
