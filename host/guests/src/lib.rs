@@ -1,6 +1,9 @@
 //! The WebAssembly components built from `plugins/` (and `examples/`), embedded.
 //!
-//! `build.rs` compiles them for `wasm32-wasip2`; this crate only hands out the bytes.
+//! `build.rs` compiles the components each `Cargo.toml` declares under
+//! `[package.metadata.framepipe]`; this crate only hands out the bytes. Without the `embed`
+//! feature nothing is built or embedded (a quick `cargo check`); `test-plugins` adds the
+//! test-only components (`chaos`, the example).
 
 include!(concat!(env!("OUT_DIR"), "/components.rs"));
 
@@ -13,9 +16,14 @@ pub fn get(name: &str) -> Option<&'static [u8]> {
 /// a host find a cached compilation without reading the embedded bytes.
 pub fn with_digest(name: &str) -> Option<(&'static [u8], &'static str)> {
     ALL.iter()
-        .find(|(n, _, _)| *n == name)
-        .map(|(_, bytes, digest)| (*bytes, *digest))
+        .find(|(n, ..)| *n == name)
+        .map(|(_, bytes, digest, _)| (*bytes, *digest))
 }
 
-/// Plugins the server loads by default (test-only plugins such as `chaos` excluded).
-pub const BUILTIN: &[&str] = &["noop", "checksum", "frames", "people-count", "thumbnail"];
+/// The plugins the server loads by default: the embedded components declared
+/// `component = "builtin"` (test-only ones such as `chaos` excluded).
+pub fn builtin() -> impl Iterator<Item = &'static str> {
+    ALL.iter()
+        .filter(|(.., builtin)| *builtin)
+        .map(|(name, ..)| *name)
+}

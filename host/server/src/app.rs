@@ -82,7 +82,7 @@ impl App {
             .map_err(|e| anyhow::anyhow!("cannot start the WebAssembly runtime: {e}"))?,
         );
         let registry = Arc::new(Registry::new(runtime.clone(), data.join("plugins")));
-        for name in framepipe_guests::BUILTIN {
+        for name in framepipe_guests::builtin() {
             let Some((bytes, digest)) = framepipe_guests::with_digest(name) else {
                 continue;
             };

@@ -245,8 +245,8 @@ fn load_all(
 ) -> Result<BTreeMap<String, Arc<Pipeline>>, Vec<PipelineError>> {
     let mut sources: Vec<(String, String)> = builtin::DEFINITIONS
         .iter()
-        .filter(|(_, plugins, _)| builtin::available(plugins, cx.registry))
-        .map(|(name, _, text)| (format!("built-in:{name}.toml"), (*text).to_owned()))
+        .filter(|(_, text)| builtin::available(text, cx.registry))
+        .map(|(name, text)| (format!("built-in:{name}.toml"), (*text).to_owned()))
         .collect();
     if let Some(dir) = dir {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
