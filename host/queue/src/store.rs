@@ -207,6 +207,17 @@ impl Store {
         dispatch!(self, s => s.counts().await)
     }
 
+    /// One trivial query: whether the database answers (for readiness probes).
+    pub async fn ping(&self) -> Result<()> {
+        dispatch!(self, s => s.ping().await)
+    }
+
+    /// Jobs of `owner` that are queued, retrying or running (for per-key quotas); an
+    /// index holds exactly those jobs, so this reads only the owner's active ones.
+    pub async fn active_jobs(&self, owner: &str) -> Result<u64> {
+        dispatch!(self, s => s.active_jobs(owner).await)
+    }
+
     /// Returns when a job may have become claimable, or after `timeout` at the latest.
     ///
     /// SQLite: signalled by enqueues and rescues in this process. PostgreSQL: by

@@ -100,9 +100,40 @@ impl FromRequestParts<Arc<App>> for Caller {
         match app.keys.verify(secret).await? {
             Some(key) => {
                 tracing::Span::current().record("key", key.name.as_str());
+                if !key.admin
+                    && let Err(wait) = app.rate.check(key.id)
+                {
+                    let seconds = wait.as_secs_f64().ceil() as u64;
+                    return Err(ApiError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "RATE_LIMITED",
+                        format!(
+                            "this key is over its {} requests per second; retry in {seconds} s",
+                            app.config.file.quotas.requests_per_second
+                        ),
+                    )
+                    .with_retry_after(seconds));
+                }
                 Ok(Caller(key))
             }
             None => Err(unauthorized("unknown API key")),
         }
+    }
+}
+
+/// A caller whose key has the admin scope; as an extractor of the request head it refuses
+/// (403) before the handler reads any of the body.
+pub struct Admin(pub Caller);
+
+impl FromRequestParts<Arc<App>> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App>,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, app).await?;
+        caller.require_admin()?;
+        Ok(Admin(caller))
     }
 }

@@ -273,6 +273,28 @@ impl PgStore {
         Ok(crate::page::paginate(&mut items, limit))
     }
 
+    /// See [`crate::Store::ping`].
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(QueueError::db("pinging the database"))?;
+        Ok(())
+    }
+
+    /// See [`crate::Store::active_jobs`].
+    pub async fn active_jobs(&self, owner: &str) -> Result<u64> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM jobs WHERE owner = $1 \
+             AND state IN ('queued', 'retrying', 'running')",
+        )
+        .bind(owner)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(QueueError::db("counting a key's active jobs"))?;
+        Ok(n.max(0) as u64)
+    }
+
     /// See [`crate::Store::counts`].
     pub async fn counts(&self) -> Result<HashMap<JobState, u64>> {
         let found: Vec<(String, i64)> =

@@ -328,6 +328,32 @@ impl SqliteStore {
         Ok(crate::page::paginate(&mut items, limit))
     }
 
+    /// See [`crate::Store::ping`].
+    pub async fn ping(&self) -> Result<()> {
+        self.readers
+            .read(|c| {
+                c.query_row("SELECT 1", [], |_| Ok(()))
+                    .map_err(QueueError::db("pinging the database"))
+            })
+            .await
+    }
+
+    /// See [`crate::Store::active_jobs`].
+    pub async fn active_jobs(&self, owner: &str) -> Result<u64> {
+        let owner = owner.to_owned();
+        self.readers
+            .read(move |c| {
+                c.prepare_cached(
+                    "SELECT COUNT(*) FROM jobs WHERE owner = ? \
+                     AND state IN ('queued', 'retrying', 'running')",
+                )
+                .and_then(|mut s| s.query_row([owner], |row| row.get::<_, i64>(0)))
+                .map(|n| n.max(0) as u64)
+                .map_err(QueueError::db("counting a key's active jobs"))
+            })
+            .await
+    }
+
     /// See [`crate::Store::counts`].
     pub async fn counts(&self) -> Result<HashMap<JobState, u64>> {
         let found = self

@@ -18,6 +18,7 @@ use crate::error::{QueueError, Result};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_drop_state_index.sql"),
+    include_str!("../../migrations/sqlite/0003_owner_active_index.sql"),
 ];
 
 /// How long a statement waits for another process's write lock before failing.
