@@ -81,14 +81,19 @@ async fn raw(
             }
             frame
         };
-        writer.write_all(&send(body.prefix.clone())).await?;
+        if !body.prefix.is_empty() {
+            // (An empty chunk would end a chunked body.)
+            writer.write_all(&send(body.prefix.clone())).await?;
+        }
         let mut left = body.size;
         while left > 0 {
             let n = left.min(block.len() as u64) as usize;
             writer.write_all(&send(block[..n].to_vec())).await?;
             left -= n as u64;
         }
-        writer.write_all(&send(body.suffix.clone())).await?;
+        if !body.suffix.is_empty() {
+            writer.write_all(&send(body.suffix.clone())).await?;
+        }
         if matches!(framing, Framing::Chunked) {
             writer.write_all(b"0\r\n\r\n").await?;
         }
