@@ -627,3 +627,109 @@ async fn wait_as(server: &Server, key: &str, id: &str) -> Result<Value> {
     ensure!(job["status"] == "succeeded", "{job}");
     Ok(job)
 }
+
+/// Keys have a life cycle: admins create (with a lifetime), list and revoke them over the
+/// API; a revoked key is refused within 2 s, an expired one at once; the CLI does the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn revoked_and_expired_keys_are_refused() -> Result<()> {
+    let server = Server::with(Setup {
+        workers: false,
+        ..Setup::default()
+    })
+    .await?;
+    let admin = |r: reqwest::RequestBuilder| r.bearer_auth(&server.admin_key);
+    // Only admins manage keys.
+    let r = server
+        .post("/api/keys")
+        .json(&json!({"name": "x"}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 403);
+    let r = admin(server.http.post(server.url("/api/keys")))
+        .json(&json!({"name": "temp"}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await?;
+    let secret = created["secret"].as_str().context("secret")?.to_owned();
+    let id = created["id"].as_str().context("id")?.to_owned();
+    let jobs = |key: &str| {
+        server
+            .http
+            .get(server.url("/api/jobs"))
+            .bearer_auth(key)
+            .send()
+    };
+    assert_eq!(jobs(&secret).await?.status(), 200);
+    let r = admin(server.http.delete(server.url(&format!("/api/keys/{id}"))))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 200);
+    let revoked = Instant::now();
+    loop {
+        let r = jobs(&secret).await?;
+        if r.status() == 401 {
+            let body: Value = r.json().await?;
+            assert_eq!(body["error"]["code"], "UNAUTHORIZED");
+            break;
+        }
+        assert!(
+            revoked.elapsed() < Duration::from_secs(2),
+            "a revoked key still worked after 2 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A key with a lifetime of a second works, then is refused.
+    let r = admin(server.http.post(server.url("/api/keys")))
+        .json(&json!({"name": "brief", "expires_in_seconds": 1}))
+        .send()
+        .await?;
+    let brief: Value = r.json().await?;
+    let brief_secret = brief["secret"].as_str().context("secret")?.to_owned();
+    assert_eq!(jobs(&brief_secret).await?.status(), 200);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(jobs(&brief_secret).await?.status(), 401);
+    let list: Value = admin(server.http.get(server.url("/api/keys")))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let listed = list["keys"].as_array().context("keys")?;
+    assert_eq!(listed.len(), 4, "{list}");
+    assert!(
+        list.to_string().find("secret").is_none(),
+        "no secrets listed"
+    );
+    let usable: Vec<_> = listed.iter().filter(|k| k["usable"] == true).collect();
+    assert_eq!(usable.len(), 2, "admin and user stay usable: {list}");
+    server.stop().await;
+
+    // The command line: create with a lifetime, list, revoke, delete.
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let cli = |args: &[&str]| -> Result<String> {
+        let out = std::process::Command::new(crate::support::binary())
+            .args(args)
+            .env("FRAMEPIPE_DATA_DIR", &data)
+            .output()?;
+        ensure!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8(out.stdout)?)
+    };
+    let created = cli(&["keys", "create", "--name", "ci", "--expires-in", "12h"])?;
+    assert!(created.contains("expires"), "{created}");
+    let id = created
+        .split_whitespace()
+        .nth(2)
+        .context("key id")?
+        .to_owned();
+    assert!(cli(&["keys", "list"])?.contains("\tactive"));
+    cli(&["keys", "revoke", &id])?;
+    assert!(cli(&["keys", "list"])?.contains("\trevoked"));
+    cli(&["keys", "delete", &id])?;
+    assert!(!cli(&["keys", "list"])?.contains(&id));
+    Ok(())
+}

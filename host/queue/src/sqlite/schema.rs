@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_drop_state_index.sql"),
     include_str!("../../migrations/sqlite/0003_owner_active_index.sql"),
+    include_str!("../../migrations/sqlite/0004_key_life_cycle.sql"),
 ];
 
 /// How long a statement waits for another process's write lock before failing.

@@ -9,6 +9,7 @@ mod form;
 mod health;
 mod job_input;
 mod jobs;
+mod keys;
 mod legacy;
 mod openapi;
 mod pipelines;
@@ -43,6 +44,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(legacy::routes())
         .merge(plugins::routes())
         .merge(pipelines::routes())
+        .merge(keys::routes())
         .fallback(|| async {
             ApiError::not_found("no such endpoint; GET /api/openapi.json lists them")
         })
