@@ -85,7 +85,7 @@ pub fn redact_paths(message: &str) -> String {
             rest.starts_with('/') && !rest.starts_with("/api/") && rest.matches('/').count() >= 2;
         if path_like {
             let end = rest
-                .find(|c: char| matches!(c, '"' | '\'' | ')' | ']' | '`' | ',' | ';' | ':'))
+                .find(['"', '\'', ')', ']', '`', ',', ';', ':'])
                 .unwrap_or(rest.len());
             out.push_str(lead);
             out.push_str("<path>");
