@@ -177,7 +177,7 @@ mod tests {
         )
         .unwrap();
         migrate(&conn).unwrap();
-        assert_eq!(user_version(&conn), 2);
+        assert_eq!(user_version(&conn), MIGRATIONS.len() as i64);
         let kept: i64 = conn
             .query_row("SELECT COUNT(*) FROM api_keys", [], |row| row.get(0))
             .unwrap();
