@@ -300,7 +300,21 @@ async fn openapi_documents_every_route_and_health_answers() -> Result<()> {
         .json()
         .await?;
     assert_eq!(ready["status"], "ready");
+    assert!(
+        ready.get("jobs").is_none(),
+        "counts are for admin keys: {ready}"
+    );
+    let ready: Value = server
+        .http
+        .get(server.url("/readyz"))
+        .bearer_auth(&server.admin_key)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(ready["status"], "ready");
     assert_eq!(ready["queue"], "sqlite");
+    assert!(ready["jobs"].is_object(), "{ready}");
     server.stop().await;
     Ok(())
 }

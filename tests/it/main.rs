@@ -1,6 +1,7 @@
 //! framepipe end to end: the real server over loopback HTTP, real SQLite and PostgreSQL,
 //! real WebAssembly components built from `plugins/`.
 
+mod abuse;
 mod api;
 mod languages;
 mod media;

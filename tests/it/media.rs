@@ -54,6 +54,15 @@ async fn frame_at_from_an_upload_gives_a_downloadable_jpeg() -> Result<()> {
     let r = server.get(url).send().await?;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "image/jpeg");
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(
+        r.headers()["content-security-policy"],
+        "default-src 'none'; sandbox"
+    );
+    assert!(
+        r.headers().get("content-disposition").is_none(),
+        "an image shows inline"
+    );
     let bytes = r.bytes().await?;
     assert_eq!(&bytes[..2], &[0xFF, 0xD8], "a JPEG");
     // Deleting the job deletes its artifacts.

@@ -214,6 +214,11 @@ pub fn prepare_dir(dir: &Path, setup: &Setup) -> Result<String> {
         cache.display().to_string(),
         setup.settings
     );
+    // Tests drive one key hard; the per-key quotas are tested on their own (abuse.rs),
+    // where the setup names its `[quotas]`.
+    if !setup.settings.contains("[quotas]") {
+        settings.push_str("\n[quotas]\nrequests_per_second = 0\nmax_active_jobs_per_key = 0\n");
+    }
     if setup.chaos {
         let plugins = dir.join("plugins");
         std::fs::create_dir_all(&plugins)?;

@@ -20,6 +20,19 @@ pub struct KeyInfo {
     pub admin: bool,
     /// When the key was created.
     pub created_at: DateTime<Utc>,
+    /// After this the key is refused (`None`: never expires).
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When the key was revoked; a revoked key is refused.
+    #[serde(default)]
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl KeyInfo {
+    /// Whether the key may be used at `now` (neither revoked nor expired).
+    pub fn usable_at(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| e > now)
+    }
 }
 
 /// A fresh secret: `fp_` + 32 random bytes in hex.

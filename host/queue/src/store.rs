@@ -214,6 +214,17 @@ impl Store {
         dispatch!(self, s => s.lane_counts().await)
     }
 
+    /// One trivial query: whether the database answers (for readiness probes).
+    pub async fn ping(&self) -> Result<()> {
+        dispatch!(self, s => s.ping().await)
+    }
+
+    /// Jobs of `owner` that are queued, retrying or running (for per-key quotas); an
+    /// index holds exactly those jobs, so this reads only the owner's active ones.
+    pub async fn active_jobs(&self, owner: &str) -> Result<u64> {
+        dispatch!(self, s => s.active_jobs(owner).await)
+    }
+
     /// Returns when a job may have become claimable, or after `timeout` at the latest.
     ///
     /// SQLite: signalled by enqueues and rescues in this process. PostgreSQL: by
@@ -227,10 +238,37 @@ impl Store {
     /// Creates an API key; returns its info and the secret, which is shown only now
     /// (only its SHA-256 is stored).
     pub async fn create_key(&self, name: &str, admin: bool) -> Result<(KeyInfo, String)> {
-        dispatch!(self, s => s.create_key(name, admin).await)
+        self.create_key_expiring(name, admin, None).await
     }
 
-    /// Finds the key whose secret this is.
+    /// [`Store::create_key`] with an expiry (`None`: never).
+    pub async fn create_key_expiring(
+        &self,
+        name: &str,
+        admin: bool,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<(KeyInfo, String)> {
+        dispatch!(self, s => s.create_key(name, admin, expires_at).await)
+    }
+
+    /// Every key, revoked and expired ones too, oldest first.
+    pub async fn list_keys(&self) -> Result<Vec<KeyInfo>> {
+        dispatch!(self, s => s.list_keys().await)
+    }
+
+    /// Revokes a key (it stays listed); `None` if there is no such key. Revoking twice
+    /// keeps the first time.
+    pub async fn revoke_key(&self, id: Uuid) -> Result<Option<KeyInfo>> {
+        dispatch!(self, s => s.revoke_key(id).await)
+    }
+
+    /// Deletes a key's row; false if there was none. Its jobs stay (owned by its id).
+    pub async fn delete_key(&self, id: Uuid) -> Result<bool> {
+        dispatch!(self, s => s.delete_key(id).await)
+    }
+
+    /// Finds the key whose secret this is (revoked and expired keys too: the caller
+    /// checks [`KeyInfo::usable_at`]).
     pub async fn verify_key(&self, secret: &str) -> Result<Option<KeyInfo>> {
         dispatch!(self, s => s.verify_key(secret).await)
     }

@@ -59,6 +59,7 @@ conformance! {
     retries::cancel_running_job_goes_through_heartbeat,
     admin::prune_returns_ids_and_removes_rows,
     admin::api_keys_verify_and_store_only_hashes,
+    admin::keys_expire_revoke_delete_and_active_jobs_count,
     admin::wait_for_work_wakes_on_enqueue,
     admin::try_lead_elects_one_leader,
 }

@@ -56,6 +56,9 @@ fn main() -> Result<()> {
     })
 }
 
+/// `[quotas]` off.
+const NO_QUOTAS: &str = "[quotas]\nrequests_per_second = 0\nmax_active_jobs_per_key = 0\n";
+
 fn cache_settings() -> String {
     let cache = std::env::temp_dir().join("framepipe-bench-cache");
     format!(
@@ -69,7 +72,9 @@ async fn server(
     settings: &str,
     workers: bool,
 ) -> Result<(framepipe::app::Running, String, String)> {
-    let file = FileConfig::parse(&format!("{}{settings}", cache_settings()))?;
+    // One key drives thousands of requests a second here: the per-key quotas (made for
+    // many tenants) would measure the rate limit, not the server.
+    let file = FileConfig::parse(&format!("{}{settings}\n{NO_QUOTAS}", cache_settings()))?;
     let app = App::open(Config::new(dir.join("data"), None, file)).await?;
     let (_, key) = app.store.create_key("bench", false).await?;
     let running = start(app, "127.0.0.1:0".parse()?, workers).await?;
@@ -275,7 +280,10 @@ async fn rss() -> Result<()> {
     let settings = dir.path().join("settings.toml");
     std::fs::write(
         &settings,
-        format!("{}[uploads]\nmax_bytes = 300000000\n", cache_settings()),
+        format!(
+            "{}[uploads]\nmax_bytes = 300000000\n{NO_QUOTAS}",
+            cache_settings()
+        ),
     )?;
     let bin = env!("CARGO_BIN_EXE_framepipe");
     let out = Command::new(bin)

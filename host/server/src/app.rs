@@ -39,6 +39,8 @@ pub struct App {
     pub artifacts: Arc<dyn ArtifactStore>,
     /// Verified API keys, cached briefly.
     pub keys: KeyCache,
+    /// Requests per second per key.
+    pub rate: crate::quotas::RateLimiter,
     /// Wakes this process's workers after an enqueue.
     pub wake: Arc<Notify>,
     /// `$settings.*` values for pipelines.
@@ -119,6 +121,7 @@ impl App {
         let metrics = Arc::new(Metrics::new(store.backend()));
         Ok(Arc::new(App {
             keys: KeyCache::new(store.clone()),
+            rate: crate::quotas::RateLimiter::new(&config.file.quotas),
             config,
             store,
             runtime,
@@ -262,11 +265,9 @@ pub async fn start(app: Arc<App>, addr: SocketAddr, workers: bool) -> anyhow::Re
     };
     let router = crate::api::router(app.clone());
     let stop = shutdown.clone();
+    let http = app.config.file.http.clone();
     let done = tokio::spawn(async move {
-        let server = axum::serve(listener, router).with_graceful_shutdown(stop.cancelled_owned());
-        if let Err(e) = server.await {
-            tracing::error!(error = %e, "HTTP server failed");
-        }
+        crate::http_server::serve(listener, router, http, stop).await;
         if let Some(task) = worker_task {
             let _ = task.await;
         }

@@ -123,6 +123,21 @@ enum KeysCommand {
         /// A label for the key.
         #[arg(long, default_value = "default")]
         name: String,
+        /// The key stops working after this long: `90s`, `15m`, `12h`, `30d`.
+        #[arg(long, value_parser = crate::auth::parse_lifetime)]
+        expires_in: Option<std::time::Duration>,
+    },
+    /// Lists every key (id, name, scope, created, expiry, revocation); never secrets.
+    List,
+    /// Revokes a key: every process refuses it within about a second; it stays listed.
+    Revoke {
+        /// The key's id (from `keys list`).
+        id: uuid::Uuid,
+    },
+    /// Deletes a key's record (its jobs stay); refused from then on, like a revoked key.
+    Delete {
+        /// The key's id (from `keys list`).
+        id: uuid::Uuid,
     },
 }
 
@@ -221,22 +236,13 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             app.store.close().await;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Keys {
-            command: KeysCommand::Create { admin, name },
-        } => {
+        Command::Keys { command } => {
             let config = Config::load(&cli.common)?;
             std::fs::create_dir_all(&config.data_dir)?;
             let store = framepipe_queue::Store::open(&config.database_url).await?;
-            let (info, secret) = store.create_key(&name, admin).await?;
+            let result = keys_command(&store, command).await;
             store.close().await;
-            println!(
-                "created key {} ({}{})",
-                info.id,
-                info.name,
-                if admin { ", admin" } else { "" }
-            );
-            println!("{secret}");
-            Ok(ExitCode::SUCCESS)
+            result
         }
         Command::Plugin {
             command: PluginCommand::Check { file },
@@ -424,6 +430,70 @@ async fn run_step(
             Ok(std::process::ExitCode::FAILURE)
         }
     }
+}
+
+async fn keys_command(
+    store: &framepipe_queue::Store,
+    command: KeysCommand,
+) -> anyhow::Result<std::process::ExitCode> {
+    match command {
+        KeysCommand::Create {
+            admin,
+            name,
+            expires_in,
+        } => {
+            let expires_at = expires_in
+                .map(|d| chrono::Duration::from_std(d).map(|d| chrono::Utc::now() + d))
+                .transpose()
+                .context("the lifetime is too long")?;
+            let (info, secret) = store.create_key_expiring(&name, admin, expires_at).await?;
+            let expiry = info
+                .expires_at
+                .map(|e| format!(", expires {}", e.to_rfc3339()))
+                .unwrap_or_default();
+            println!(
+                "created key {} ({}{}{expiry})",
+                info.id,
+                info.name,
+                if admin { ", admin" } else { "" }
+            );
+            println!("{secret}");
+        }
+        KeysCommand::List => {
+            let now = chrono::Utc::now();
+            println!("id\tname\tadmin\tcreated\texpires\tstatus");
+            for key in store.list_keys().await? {
+                let status = if key.revoked_at.is_some() {
+                    "revoked"
+                } else if !key.usable_at(now) {
+                    "expired"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{status}",
+                    key.id,
+                    key.name,
+                    key.admin,
+                    key.created_at.to_rfc3339(),
+                    key.expires_at
+                        .map(|e| e.to_rfc3339())
+                        .unwrap_or_else(|| "-".into()),
+                );
+            }
+        }
+        KeysCommand::Revoke { id } => match store.revoke_key(id).await? {
+            Some(_) => println!("revoked key {id}"),
+            None => anyhow::bail!("no key {id} (see `framepipe keys list`)"),
+        },
+        KeysCommand::Delete { id } => {
+            if !store.delete_key(id).await? {
+                anyhow::bail!("no key {id} (see `framepipe keys list`)");
+            }
+            println!("deleted key {id}");
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 async fn wait_for_signal() {

@@ -77,6 +77,10 @@ pub struct FileConfig {
     pub outbound: OutboundPolicy,
     /// YouTube thumbnail source and media URL resolver.
     pub youtube: YoutubeSettings,
+    /// Request body limits, connection timeouts and the connection cap.
+    pub http: HttpSettings,
+    /// Fairness between keys: request rate and jobs in the queue per key.
+    pub quotas: QuotaSettings,
     /// Extra pipeline definitions (`*.toml`), beside the built-in ones.
     pub pipelines_dir: Option<PathBuf>,
     /// Extra plugins (`*.wasm`) loaded at start, beside the built-in ones.
@@ -208,6 +212,86 @@ impl Default for UploadSettings {
     }
 }
 
+/// The HTTP edge: what one connection or one request may hold (docs/limits.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Largest JSON (or other non-file) request body, bytes: `POST /api/jobs`, the old
+    /// app's JSON routes, and any body sent to a route that reads none.
+    pub max_json_body_bytes: u64,
+    /// Largest component `POST /api/plugins` accepts, bytes.
+    pub max_plugin_bytes: u64,
+    /// Largest text field of a multipart form (`youtube_url`, `threshold`, ...), bytes.
+    pub max_form_field_bytes: usize,
+    /// A request's head must arrive whole within this many seconds of the connection
+    /// being ready for it (after accept, or after the previous response on a kept-alive
+    /// connection, so it is also the keep-alive idle time).
+    pub header_read_timeout_seconds: u64,
+    /// A request body may pause at most this long between two chunks, and a body that is
+    /// not a file upload must arrive whole within it, seconds.
+    pub body_read_timeout_seconds: u64,
+    /// A connection on which no byte moves either way for this long, while no handler is
+    /// working on one of its requests, is closed (a client that stops reading), seconds.
+    pub idle_timeout_seconds: u64,
+    /// Connections served at once; further clients wait in the listen backlog.
+    pub max_connections: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            max_json_body_bytes: 64 * 1024,
+            max_plugin_bytes: 100 << 20,
+            max_form_field_bytes: 8 * 1024,
+            header_read_timeout_seconds: 10,
+            body_read_timeout_seconds: 30,
+            idle_timeout_seconds: 60,
+            max_connections: 1024,
+        }
+    }
+}
+
+impl HttpSettings {
+    /// See [`HttpSettings::header_read_timeout_seconds`].
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_seconds.max(1))
+    }
+
+    /// See [`HttpSettings::body_read_timeout_seconds`].
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_read_timeout_seconds.max(1))
+    }
+
+    /// See [`HttpSettings::idle_timeout_seconds`].
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_seconds.max(1))
+    }
+}
+
+/// Fairness between keys (`[quotas]`; not the per-step `limits`). Admin keys are exempt.
+/// A value of 0 turns that quota off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuotaSettings {
+    /// Sustained requests per second per key (a token bucket in each process).
+    pub requests_per_second: u32,
+    /// Requests a key may make at once above the sustained rate (the bucket's size).
+    pub burst: u32,
+    /// Jobs queued, retrying or running per key, counted in the database (so the quota
+    /// holds across processes).
+    pub max_active_jobs_per_key: u64,
+}
+
+impl Default for QuotaSettings {
+    fn default() -> Self {
+        QuotaSettings {
+            requests_per_second: 50,
+            burst: 100,
+            max_active_jobs_per_key: 1000,
+        }
+    }
+}
+
 /// Retention settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -261,6 +345,8 @@ mod tests {
         assert_eq!(file.workers.lease_seconds, 30);
         assert_eq!(file.uploads.max_bytes, 500_000_000);
         assert_eq!(file.runtime.default_limits.memory_mib, 64);
+        assert_eq!(file.http.max_json_body_bytes, 65536);
+        assert_eq!(file.quotas.requests_per_second, 50);
     }
 
     #[test]

@@ -197,7 +197,11 @@ impl Fetcher {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| FetchError::Resolver(format!("cannot start {program:?}: {e}")))?;
+            .map_err(|e| {
+                // The job's owner reads this message: the program's path stays in the log.
+                tracing::error!(program = %program, error = %e, "cannot start the YouTube resolver");
+                FetchError::Resolver("the YouTube resolver could not be started".into())
+            })?;
         let output = tokio::time::timeout(self.resolver_timeout, child.wait_with_output())
             .await
             .map_err(|_| {
@@ -205,11 +209,17 @@ impl Fetcher {
             })?
             .map_err(|e| FetchError::Resolver(e.to_string()))?;
         if !output.status.success() {
+            // Its stderr can carry paths, versions and upstream details: logged, not shown.
             let stderr = String::from_utf8_lossy(&output.stderr);
+            tracing::warn!(
+                program = %program,
+                status = %output.status,
+                stderr = %stderr.chars().take(2000).collect::<String>(),
+                "the YouTube resolver failed"
+            );
             return Err(FetchError::Resolver(format!(
-                "{program} exited with {}: {}",
-                output.status,
-                stderr.chars().take(500).collect::<String>()
+                "the YouTube resolver could not resolve this video ({}); the server log has its output",
+                output.status
             )));
         }
         let stdout = String::from_utf8_lossy(&output.stdout);

@@ -273,6 +273,28 @@ impl PgStore {
         Ok(crate::page::paginate(&mut items, limit))
     }
 
+    /// See [`crate::Store::ping`].
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(QueueError::db("pinging the database"))?;
+        Ok(())
+    }
+
+    /// See [`crate::Store::active_jobs`].
+    pub async fn active_jobs(&self, owner: &str) -> Result<u64> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM jobs WHERE owner = $1 \
+             AND state IN ('queued', 'retrying', 'running')",
+        )
+        .bind(owner)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(QueueError::db("counting a key's active jobs"))?;
+        Ok(n.max(0) as u64)
+    }
+
     /// See [`crate::Store::counts`].
     pub async fn counts(&self) -> Result<HashMap<JobState, u64>> {
         let found: Vec<(String, i64)> =
@@ -304,20 +326,57 @@ impl PgStore {
     }
 
     /// See [`crate::Store::create_key`].
-    pub async fn create_key(&self, name: &str, admin: bool) -> Result<(KeyInfo, String)> {
+    pub async fn create_key(
+        &self,
+        name: &str,
+        admin: bool,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<(KeyInfo, String)> {
         let secret = new_secret();
         let row = sqlx::query(
-            "INSERT INTO api_keys (id, name, admin, key_hash, created_at)
-             VALUES ($1, $2, $3, $4, now()) RETURNING *",
+            "INSERT INTO api_keys (id, name, admin, key_hash, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, now(), $5) RETURNING *",
         )
         .bind(Uuid::now_v7())
         .bind(name)
         .bind(admin)
         .bind(hash_secret(&secret))
+        .bind(expires_at)
         .fetch_one(&self.pool)
         .await
         .map_err(QueueError::db("creating an API key"))?;
         Ok((rows::key(&row)?, secret))
+    }
+
+    /// See [`crate::Store::list_keys`].
+    pub async fn list_keys(&self) -> Result<Vec<KeyInfo>> {
+        let found = sqlx::query("SELECT * FROM api_keys ORDER BY created_at, id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(QueueError::db("listing API keys"))?;
+        found.iter().map(rows::key).collect()
+    }
+
+    /// See [`crate::Store::revoke_key`].
+    pub async fn revoke_key(&self, id: Uuid) -> Result<Option<KeyInfo>> {
+        let row = sqlx::query(
+            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING *",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(QueueError::db("revoking an API key"))?;
+        row.as_ref().map(rows::key).transpose()
+    }
+
+    /// See [`crate::Store::delete_key`].
+    pub async fn delete_key(&self, id: Uuid) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM api_keys WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(QueueError::db("deleting an API key"))?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// See [`crate::Store::verify_key`].

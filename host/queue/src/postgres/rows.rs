@@ -70,5 +70,7 @@ pub(super) fn key(row: &PgRow) -> Result<KeyInfo> {
         name: get(row, "name")?,
         admin: get(row, "admin")?,
         created_at: get(row, "created_at")?,
+        expires_at: get(row, "expires_at")?,
+        revoked_at: get(row, "revoked_at")?,
     })
 }

@@ -239,14 +239,71 @@ impl SqliteStore {
     }
 
     /// See [`crate::Store::create_key`].
-    pub async fn create_key(&self, name: &str, admin: bool) -> Result<(KeyInfo, String)> {
+    pub async fn create_key(
+        &self,
+        name: &str,
+        admin: bool,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<(KeyInfo, String)> {
         let secret = new_secret();
         let (name, hash) = (name.to_owned(), hash_secret(&secret));
+        let expires = expires_at.map(rows::micros);
         let info = self
             .writer
-            .call(false, move |c| ops::create_key(c, &name, admin, &hash))
+            .call(false, move |c| {
+                ops::create_key(c, &name, admin, &hash, expires)
+            })
             .await?;
         Ok((info, secret))
+    }
+
+    /// See [`crate::Store::list_keys`].
+    pub async fn list_keys(&self) -> Result<Vec<KeyInfo>> {
+        self.readers
+            .read(|c| {
+                let context = "listing API keys";
+                let mut statement = c
+                    .prepare_cached(&format!(
+                        "SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"
+                    ))
+                    .map_err(QueueError::db(context))?;
+                let mut found = statement.query([]).map_err(QueueError::db(context))?;
+                let mut keys = Vec::new();
+                while let Some(row) = found.next().map_err(QueueError::db(context))? {
+                    keys.push(rows::key(row)?);
+                }
+                Ok(keys)
+            })
+            .await
+    }
+
+    /// See [`crate::Store::revoke_key`].
+    pub async fn revoke_key(&self, id: Uuid) -> Result<Option<KeyInfo>> {
+        self.writer
+            .call(false, move |c| {
+                c.prepare_cached(&format!(
+                    "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? \
+                     RETURNING {KEY_COLUMNS}"
+                ))
+                .and_then(|mut s| {
+                    s.query_row(params![rows::now_micros(), id], |row| Ok(rows::key(row)))
+                        .optional()
+                })
+                .map_err(QueueError::db("revoking an API key"))?
+                .transpose()
+            })
+            .await
+    }
+
+    /// See [`crate::Store::delete_key`].
+    pub async fn delete_key(&self, id: Uuid) -> Result<bool> {
+        self.writer
+            .call(false, move |c| {
+                c.execute("DELETE FROM api_keys WHERE id = ?", params![id])
+                    .map(|n| n > 0)
+                    .map_err(QueueError::db("deleting an API key"))
+            })
+            .await
     }
 
     /// See [`crate::Store::verify_key`].
@@ -326,6 +383,32 @@ impl SqliteStore {
             })
             .await?;
         Ok(crate::page::paginate(&mut items, limit))
+    }
+
+    /// See [`crate::Store::ping`].
+    pub async fn ping(&self) -> Result<()> {
+        self.readers
+            .read(|c| {
+                c.query_row("SELECT 1", [], |_| Ok(()))
+                    .map_err(QueueError::db("pinging the database"))
+            })
+            .await
+    }
+
+    /// See [`crate::Store::active_jobs`].
+    pub async fn active_jobs(&self, owner: &str) -> Result<u64> {
+        let owner = owner.to_owned();
+        self.readers
+            .read(move |c| {
+                c.prepare_cached(
+                    "SELECT COUNT(*) FROM jobs WHERE owner = ? \
+                     AND state IN ('queued', 'retrying', 'running')",
+                )
+                .and_then(|mut s| s.query_row([owner], |row| row.get::<_, i64>(0)))
+                .map(|n| n.max(0) as u64)
+                .map_err(QueueError::db("counting a key's active jobs"))
+            })
+            .await
     }
 
     /// See [`crate::Store::counts`].

@@ -411,14 +411,22 @@ pub(super) fn create_key(
     name: &str,
     admin: bool,
     key_hash: &str,
+    expires_at: Option<i64>,
 ) -> Result<KeyInfo> {
     conn.prepare_cached(&format!(
-        "INSERT INTO api_keys (id, name, admin, key_hash, created_at)
-         VALUES (?, ?, ?, ?, ?) RETURNING {KEY_COLUMNS}"
+        "INSERT INTO api_keys (id, name, admin, key_hash, created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?) RETURNING {KEY_COLUMNS}"
     ))
     .and_then(|mut s| {
         s.query_row(
-            params![Uuid::now_v7(), name, admin, key_hash, now_micros()],
+            params![
+                Uuid::now_v7(),
+                name,
+                admin,
+                key_hash,
+                now_micros(),
+                expires_at
+            ],
             |row| Ok(rows::key(row)),
         )
     })

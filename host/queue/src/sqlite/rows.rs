@@ -18,7 +18,7 @@ pub(super) const JOB_COLUMNS: &str = "id, owner, pipeline, lane, priority, state
      created_at, updated_at, started_at, finished_at, run_at";
 
 /// The `api_keys` columns [`key`] reads, in order.
-pub(super) const KEY_COLUMNS: &str = "id, name, admin, created_at";
+pub(super) const KEY_COLUMNS: &str = "id, name, admin, created_at, expires_at, revoked_at";
 
 /// Microseconds since the epoch, the stored form of every timestamp.
 pub(super) fn micros(at: DateTime<Utc>) -> i64 {
@@ -118,5 +118,7 @@ pub(super) fn key(row: &Row<'_>) -> Result<KeyInfo> {
         name: get(row, 1)?,
         admin: get(row, 2)?,
         created_at: time(&id.to_string(), "created_at", get(row, 3)?)?,
+        expires_at: opt_time(&id.to_string(), "expires_at", get(row, 4)?)?,
+        revoked_at: opt_time(&id.to_string(), "revoked_at", get(row, 5)?)?,
     })
 }

@@ -18,6 +18,8 @@ use crate::error::{QueueError, Result};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_drop_state_index.sql"),
+    include_str!("../../migrations/sqlite/0003_owner_active_index.sql"),
+    include_str!("../../migrations/sqlite/0004_key_life_cycle.sql"),
 ];
 
 /// How long a statement waits for another process's write lock before failing.
@@ -175,7 +177,7 @@ mod tests {
         )
         .unwrap();
         migrate(&conn).unwrap();
-        assert_eq!(user_version(&conn), 2);
+        assert_eq!(user_version(&conn), MIGRATIONS.len() as i64);
         let kept: i64 = conn
             .query_row("SELECT COUNT(*) FROM api_keys", [], |row| row.get(0))
             .unwrap();

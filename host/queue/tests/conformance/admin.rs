@@ -145,3 +145,77 @@ pub async fn try_lead_elects_one_leader(ctx: Ctx) {
     }
     other.close().await;
 }
+
+pub async fn keys_expire_revoke_delete_and_active_jobs_count(ctx: Ctx) {
+    let s = &ctx.store;
+    s.ping().await.unwrap();
+    let soon = Utc::now() + chrono::Duration::hours(1);
+    let (brief, brief_secret) = s
+        .create_key_expiring("brief", false, Some(soon))
+        .await
+        .unwrap();
+    let (user, user_secret) = s.create_key("user", false).await.unwrap();
+    let found = s.verify_key(&brief_secret).await.unwrap().unwrap();
+    assert!(
+        found
+            .expires_at
+            .is_some_and(|e| (e - soon).num_milliseconds().abs() < 5)
+    );
+    assert!(found.usable_at(Utc::now()));
+    assert!(!found.usable_at(soon + chrono::Duration::seconds(1)));
+    // Revoking keeps the row, marks it, and a second revoke keeps the first time.
+    let revoked = s.revoke_key(user.id).await.unwrap().unwrap();
+    let at = revoked.revoked_at.expect("revoked_at");
+    assert!(!revoked.usable_at(Utc::now()));
+    let again = s.revoke_key(user.id).await.unwrap().unwrap();
+    assert_eq!(again.revoked_at, Some(at));
+    let verified = s.verify_key(&user_secret).await.unwrap().unwrap();
+    assert!(!verified.usable_at(Utc::now()));
+    assert_eq!(s.revoke_key(uuid::Uuid::now_v7()).await.unwrap(), None);
+    let listed: Vec<_> = s.list_keys().await.unwrap().iter().map(|k| k.id).collect();
+    assert_eq!(listed, vec![brief.id, user.id]);
+    assert!(s.delete_key(brief.id).await.unwrap());
+    assert!(!s.delete_key(brief.id).await.unwrap());
+    assert_eq!(s.verify_key(&brief_secret).await.unwrap(), None);
+
+    // Active jobs per owner: queued and running count, finished ones and others' do not.
+    for _ in 0..3 {
+        s.enqueue(framepipe_queue::NewJob::new(
+            "a",
+            "p",
+            serde_json::Value::Null,
+        ))
+        .await
+        .unwrap();
+    }
+    s.enqueue(framepipe_queue::NewJob::new(
+        "b",
+        "p",
+        serde_json::Value::Null,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(s.active_jobs("a").await.unwrap(), 3);
+    let claimed = s
+        .claim(
+            "w",
+            &["default".to_string()],
+            1,
+            std::time::Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        s.active_jobs("a").await.unwrap() + s.active_jobs("b").await.unwrap(),
+        4
+    );
+    s.complete(&claimed[0].lease, serde_json::Value::Null)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.active_jobs("a").await.unwrap() + s.active_jobs("b").await.unwrap(),
+        3
+    );
+    assert_eq!(s.active_jobs("nobody").await.unwrap(), 0);
+}

@@ -1,4 +1,7 @@
 //! `/healthz` (the process answers) and `/readyz` (the queue answers too).
+//!
+//! `/readyz` needs no key and tells only up or down, from one trivial query. Job counts
+//! (a scan of the jobs table), plugin and pipeline counts are for an admin key only.
 
 use std::sync::Arc;
 
@@ -9,7 +12,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
+use super::ApiError;
 use crate::app::App;
+use crate::auth::Admin;
 
 pub fn routes() -> Router<Arc<App>> {
     Router::new()
@@ -21,27 +26,35 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-async fn readyz(State(app): State<Arc<App>>) -> Response {
-    match app.store.counts().await {
-        Ok(counts) => {
-            let jobs: serde_json::Map<String, serde_json::Value> = counts
-                .iter()
-                .map(|(state, n)| (state.as_str().to_owned(), json!(n)))
-                .collect();
-            Json(json!({
-                "status": "ready",
-                "queue": app.store.backend(),
-                "jobs": jobs,
-                "plugins": app.registry.all().len(),
-                "pipelines": app.pipelines.all().len(),
-                "uptime_seconds": app.started.elapsed().as_secs(),
-            }))
-            .into_response()
-        }
-        Err(e) => (
+async fn readyz(State(app): State<Arc<App>>, admin: Result<Admin, ApiError>) -> Response {
+    if let Err(e) = app.store.ping().await {
+        tracing::warn!(error = %e, "readiness: the queue does not answer");
+        return (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"error": {"code": "QUEUE_UNAVAILABLE", "message": e.to_string()}})),
+            Json(json!({"status": "unavailable", "error": {
+                "code": "QUEUE_UNAVAILABLE",
+                "message": "the queue database does not answer; the server log has the details",
+            }})),
         )
-            .into_response(),
+            .into_response();
     }
+    if admin.is_err() {
+        return Json(json!({"status": "ready"})).into_response();
+    }
+    let jobs: serde_json::Map<String, serde_json::Value> = match app.store.counts().await {
+        Ok(counts) => counts
+            .iter()
+            .map(|(state, n)| (state.as_str().to_owned(), json!(n)))
+            .collect(),
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
+    Json(json!({
+        "status": "ready",
+        "queue": app.store.backend(),
+        "jobs": jobs,
+        "plugins": app.registry.all().len(),
+        "pipelines": app.pipelines.all().len(),
+        "uptime_seconds": app.started.elapsed().as_secs(),
+    }))
+    .into_response()
 }

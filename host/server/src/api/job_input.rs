@@ -70,13 +70,14 @@ async fn download(
         .await
         .map_err(|_| gone("its input file is gone".into()))?;
     let size = file.metadata().await.map_err(ApiError::internal)?.len();
-    Ok((
+    let mut response = (
         [
-            (header::CONTENT_TYPE, media_type),
             (header::CONTENT_LENGTH, size.to_string()),
             (header::CACHE_CONTROL, "private, no-store".to_owned()),
         ],
         Body::from_stream(ReaderStream::new(file)),
     )
-        .into_response())
+        .into_response();
+    super::artifacts::file_headers(response.headers_mut(), &media_type, "input");
+    Ok(response)
 }

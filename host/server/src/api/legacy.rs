@@ -5,13 +5,15 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::header;
 use axum::response::Response;
 use axum::routing::post;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::body_limit::RouteLimit;
+use super::form::{duplicate_file, multipart_error, text_field};
 use super::jobs::accepted;
 use super::submit::{SubmitRequest, submit};
 use super::uploads::receive;
@@ -25,7 +27,6 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/get-youtube-frame", post(youtube_frame))
         .route("/api/people-count/", post(people_count))
         .route("/api/people-count", post(people_count))
-        .layer(DefaultBodyLimit::disable())
 }
 
 #[derive(Debug, Deserialize)]
@@ -68,37 +69,38 @@ async fn people_count(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
+    let limit = request.extensions().get::<RouteLimit>().copied();
+    let max_field = app.config.file.http.max_form_field_bytes;
     let mut params = serde_json::Map::new();
-    let input =
-        if content_type.starts_with("multipart/form-data") {
-            let mut multipart = Multipart::from_request(request, &app)
-                .await
-                .map_err(|e| ApiError::bad_request("INVALID_MULTIPART", e.body_text()))?;
-            let mut input = None;
+    let input = if content_type.starts_with("multipart/form-data") {
+        let mut multipart = Multipart::from_request(request, &app)
+            .await
+            .map_err(|e| ApiError::bad_request("INVALID_MULTIPART", e.body_text()))?;
+        let mut upload = None;
+        let mut youtube_url = None;
+        let result: ApiResult<()> = async {
             while let Some(field) = multipart
                 .next_field()
                 .await
-                .map_err(|e| ApiError::bad_request("INVALID_MULTIPART", e.body_text()))?
+                .map_err(|e| multipart_error(&e, limit))?
             {
-                match field.name().unwrap_or("") {
+                let name = field.name().unwrap_or("").to_owned();
+                match name.as_str() {
                     "video" | "file" => {
+                        if upload.is_some() {
+                            return Err(duplicate_file(&name));
+                        }
                         let filename = field.file_name().unwrap_or("").to_owned();
-                        let meta = receive(&app, &caller, &filename, None, field).await?;
-                        input = Some(json!({"upload": meta.id}));
+                        upload = Some(receive(&app, &caller, &filename, None, field).await?);
                     }
                     "youtube_url" => {
-                        let text = field.text().await.map_err(|e| {
-                            ApiError::bad_request("INVALID_MULTIPART", e.body_text())
-                        })?;
+                        let text = text_field(field, max_field).await?;
                         if !text.trim().is_empty() {
-                            input = Some(json!({"youtube_url": text}));
+                            youtube_url = Some(text);
                         }
                     }
                     "every_seconds" | "threshold" => {
-                        let name = field.name().unwrap_or("").to_owned();
-                        let text = field.text().await.map_err(|e| {
-                            ApiError::bad_request("INVALID_MULTIPART", e.body_text())
-                        })?;
+                        let text = text_field(field, max_field).await?;
                         let n: f64 = text.trim().parse().map_err(|_| {
                             ApiError::bad_request(
                                 "INVALID_PARAMS",
@@ -107,17 +109,32 @@ async fn people_count(
                         })?;
                         params.insert(name, json!(n));
                     }
+                    // Other fields are skipped as they stream by, never stored.
                     _ => {}
                 }
             }
-            input
-        } else {
-            let ApiJson(body) = ApiJson::<Value>::from_request(request, &app).await?;
-            body.get("youtube_url")
-                .and_then(Value::as_str)
-                .filter(|u| !u.trim().is_empty())
-                .map(|u| json!({"youtube_url": u}))
-        };
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            // A refused form keeps nothing: the file it carried is removed.
+            if let Some(meta) = &upload {
+                let _ = app.artifacts.delete_upload(meta.id);
+            }
+            return Err(e);
+        }
+        match (upload, youtube_url) {
+            (Some(meta), _) => Some(json!({"upload": meta.id})),
+            (None, Some(url)) => Some(json!({"youtube_url": url})),
+            (None, None) => None,
+        }
+    } else {
+        let ApiJson(body) = ApiJson::<Value>::from_request(request, &app).await?;
+        body.get("youtube_url")
+            .and_then(Value::as_str)
+            .filter(|u| !u.trim().is_empty())
+            .map(|u| json!({"youtube_url": u}))
+    };
     let input = input.ok_or_else(|| {
         ApiError::bad_request(
             "MISSING_INPUT",

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -12,17 +13,13 @@ use axum::{Json, Router};
 use framepipe_runtime::Plugin;
 use serde_json::{Value, json};
 
+use super::body_limit::{BodyFault, RouteLimit};
 use super::{ApiError, ApiResult};
 use crate::app::App;
-use crate::auth::Caller;
-
-/// Largest component accepted by upload.
-const MAX_COMPONENT_BYTES: usize = 100 << 20;
+use crate::auth::{Admin, Caller};
 
 pub fn routes() -> Router<Arc<App>> {
-    Router::new()
-        .route("/api/plugins", get(list).post(upload))
-        .layer(DefaultBodyLimit::max(MAX_COMPONENT_BYTES))
+    Router::new().route("/api/plugins", get(list).post(upload))
 }
 
 /// The JSON of a plugin.
@@ -49,8 +46,22 @@ async fn list(State(app): State<Arc<App>>, _caller: Caller) -> Json<Value> {
     Json(json!({ "plugins": plugins }))
 }
 
-async fn upload(State(app): State<Arc<App>>, caller: Caller, body: Bytes) -> ApiResult<Response> {
-    caller.require_admin()?;
+/// The admin check is an extractor of the head, so a non-admin's body is never read.
+async fn upload(
+    State(app): State<Arc<App>>,
+    _admin: Admin,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let limit = Some(RouteLimit {
+        bytes: app.config.file.http.max_plugin_bytes,
+        code: "BODY_TOO_LARGE",
+        whole_within_timeout: false,
+    });
+    let body = body.map_err(|e| match BodyFault::of(&e) {
+        Some(fault) => fault.to_error(limit),
+        None if e.status() == StatusCode::PAYLOAD_TOO_LARGE => BodyFault::TooLarge.to_error(limit),
+        None => ApiError::bad_request("INVALID_BODY", e.body_text()),
+    })?;
     if body.is_empty() {
         return Err(ApiError::bad_request(
             "EMPTY_FILE",

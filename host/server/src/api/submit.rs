@@ -107,6 +107,19 @@ pub async fn submit(app: &App, caller: &Caller, req: SubmitRequest) -> ApiResult
             "priority must be from -100 to 100",
         ));
     }
+    if let Some(p) = req.priority
+        && p > pipeline.priority
+        && !caller.0.admin
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "PRIORITY_NOT_ALLOWED",
+            format!(
+                "only an admin key may raise a job's priority above its pipeline's ({}); give at most {} or leave `priority` out",
+                pipeline.priority, pipeline.priority
+            ),
+        ));
+    }
     if let Some(key) = &req.idempotency_key
         && (key.is_empty() || key.len() > 200)
     {
@@ -115,6 +128,7 @@ pub async fn submit(app: &App, caller: &Caller, req: SubmitRequest) -> ApiResult
             "an idempotency key must be 1 to 200 characters",
         ));
     }
+    check_queue_quota(app, caller).await?;
     let mut job = NewJob::new(caller.owner(), pipeline.name.clone(), input.to_json());
     job.lane = pipeline.lane.clone();
     job.priority = req.priority.unwrap_or(pipeline.priority);
@@ -128,6 +142,29 @@ pub async fn submit(app: &App, caller: &Caller, req: SubmitRequest) -> ApiResult
         tracing::info!(job_id = %enqueued.job.id, pipeline = %pipeline.name, "job submitted");
     }
     Ok((enqueued.job, enqueued.created))
+}
+
+/// 429 `QUEUE_QUOTA_EXCEEDED` when the key already holds its quota of queued, retrying
+/// and running jobs (`[quotas] max_active_jobs_per_key`; counted in the database, so it
+/// holds across processes; admin keys are exempt). Submissions racing in several
+/// processes may overshoot it by the number in flight at once.
+async fn check_queue_quota(app: &App, caller: &Caller) -> ApiResult<()> {
+    let max = app.config.file.quotas.max_active_jobs_per_key;
+    if max == 0 || caller.0.admin {
+        return Ok(());
+    }
+    let active = app.store.active_jobs(&caller.owner()).await?;
+    if active >= max {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "QUEUE_QUOTA_EXCEEDED",
+            format!(
+                "this key has {active} jobs queued or running, its quota is {max}; wait for some to finish (or cancel them)"
+            ),
+        )
+        .with_retry_after(5));
+    }
+    Ok(())
 }
 
 /// Every step config, with this job's parameters filled in, must fit its plugin's schema:

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Query, Request, State};
+use axum::extract::{FromRequest, Multipart, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -18,6 +18,8 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
+use super::body_limit::{BodyFault, RouteLimit, body_timed_out};
+use super::form::multipart_error;
 use super::{ApiError, ApiResult};
 use crate::app::App;
 use crate::artifacts::{UploadMeta, media_type_of};
@@ -28,7 +30,6 @@ pub fn routes() -> Router<Arc<App>> {
     Router::new()
         .route("/api/uploads", post(upload))
         .route("/api/uploads/", post(upload))
-        .layer(DefaultBodyLimit::disable())
 }
 
 #[derive(Debug, Deserialize)]
@@ -48,14 +49,17 @@ async fn upload(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let limit = request.extensions().get::<RouteLimit>().copied();
     let meta = if is_multipart {
         let mut multipart = Multipart::from_request(request, &app)
             .await
             .map_err(|e| ApiError::bad_request("INVALID_MULTIPART", e.body_text()))?;
         let mut saved = None;
-        while let Some(field) = multipart.next_field().await.map_err(|e| {
-            multipart_error(e.status(), e.body_text(), app.config.file.uploads.max_bytes)
-        })? {
+        while let Some(field) = multipart
+            .next_field()
+            .await
+            .map_err(|e| multipart_error(&e, limit))?
+        {
             if matches!(field.name(), Some("file" | "video")) {
                 let filename = field.file_name().unwrap_or("").to_owned();
                 saved = Some(receive(&app, &caller, &filename, None, field).await?);
@@ -104,14 +108,6 @@ fn too_large(cap: u64) -> ApiError {
     )
 }
 
-fn multipart_error(status: StatusCode, text: String, cap: u64) -> ApiError {
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
-        too_large(cap)
-    } else {
-        ApiError::bad_request("INVALID_MULTIPART", text)
-    }
-}
-
 /// Streams one file to a new upload slot with the size cap; removes it on any failure.
 pub async fn receive<S, E>(
     app: &App,
@@ -122,7 +118,7 @@ pub async fn receive<S, E>(
 ) -> ApiResult<UploadMeta>
 where
     S: Stream<Item = Result<Bytes, E>>,
-    E: std::fmt::Display,
+    E: std::error::Error + 'static,
 {
     let settings = &app.config.file.uploads;
     let cap = settings.max_bytes;
@@ -197,7 +193,7 @@ async fn read_head(path: &Path) -> Option<Vec<u8>> {
 async fn write_capped<S, E>(path: &Path, stream: S, cap: u64) -> ApiResult<u64>
 where
     S: Stream<Item = Result<Bytes, E>>,
-    E: std::fmt::Display,
+    E: std::error::Error + 'static,
 {
     let mut stream = std::pin::pin!(stream);
     let mut file = tokio::fs::File::create(path)
@@ -205,8 +201,12 @@ where
         .map_err(ApiError::internal)?;
     let mut size = 0u64;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::bad_request("UPLOAD_INTERRUPTED", format!("the upload broke off: {e}"))
+        let chunk = chunk.map_err(|e| match BodyFault::of(&e) {
+            Some(BodyFault::TooLarge) => too_large(cap),
+            Some(BodyFault::TimedOut) => body_timed_out(),
+            None => {
+                ApiError::bad_request("UPLOAD_INTERRUPTED", format!("the upload broke off: {e}"))
+            }
         })?;
         size += chunk.len() as u64;
         if size > cap {

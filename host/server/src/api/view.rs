@@ -52,7 +52,7 @@ pub fn job_json(job: &Job) -> Value {
         "artifacts": artifacts,
         "error": job.error.as_ref().map(|e| json!({
             "code": e.code,
-            "message": e.message,
+            "message": redact_paths(&e.message),
             "retryable": e.retryable,
         })),
         "cancel_requested": job.cancel_requested,
@@ -67,6 +67,34 @@ pub fn job_json(job: &Job) -> Value {
             "events": format!("/api/jobs/{id}/events"),
         },
     })
+}
+
+/// A job's error message with the server's absolute file paths replaced by `<path>`:
+/// its owner may read it, the layout of the server's disk is none of their business.
+pub fn redact_paths(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for (i, token) in message.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let start = token
+            .find(|c: char| !matches!(c, '"' | '\'' | '(' | '[' | '`'))
+            .unwrap_or(token.len());
+        let (lead, rest) = token.split_at(start);
+        let path_like =
+            rest.starts_with('/') && !rest.starts_with("/api/") && rest.matches('/').count() >= 2;
+        if path_like {
+            let end = rest
+                .find(['"', '\'', ')', ']', '`', ',', ';', ':'])
+                .unwrap_or(rest.len());
+            out.push_str(lead);
+            out.push_str("<path>");
+            out.push_str(&rest[end..]);
+        } else {
+            out.push_str(token);
+        }
+    }
+    out
 }
 
 /// The old app's state names (`pending -> processing -> completed | failed`).
@@ -107,5 +135,23 @@ pub fn progress_json(job: &Job) -> Value {
             "processed": 1, "total": 1, "percentage": 100.0, "estimated_time_remaining": 0.0,
         }),
         _ => Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_paths;
+
+    #[test]
+    fn absolute_paths_are_redacted_urls_and_api_paths_kept() {
+        assert_eq!(
+            redact_paths("cannot open \"/srv/framepipe-data/files/x/input\": gone"),
+            "cannot open \"<path>\": gone"
+        );
+        assert_eq!(
+            redact_paths("fetch https://example.com/a/b failed; see /api/jobs/1/input"),
+            "fetch https://example.com/a/b failed; see /api/jobs/1/input"
+        );
+        assert_eq!(redact_paths("at /tmp/x/y: no space"), "at <path>: no space");
     }
 }
