@@ -19,6 +19,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
+use wasmtime::component::ResourceTableError;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 /// Set to `true` to cancel a run: the guest is interrupted within one epoch tick (10 ms).
@@ -340,6 +341,18 @@ fn classify(error: &wasmtime::Error, state: &mut StepState, limits: &StepLimits)
         return StepFailure::MemoryLimit {
             cap_bytes: limits.memory_bytes(),
             requested_bytes,
+        };
+    }
+    if error
+        .chain()
+        .any(|e| matches!(e.downcast_ref(), Some(ResourceTableError::Full)))
+    {
+        // WASI's or wasi:http's own handles filled the table (the step's input and
+        // artifact handles are counted, and stopped, before it can fill).
+        let cap = state.table.max_capacity() as u64;
+        return StepFailure::HandleLimit {
+            cap,
+            attempted: cap + 1,
         };
     }
     match error.downcast_ref::<Trap>() {
