@@ -2,6 +2,7 @@
 //! real WebAssembly components built from `plugins/`.
 
 mod api;
+mod hostcalls;
 mod languages;
 mod media;
 mod media_formats;

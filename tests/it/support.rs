@@ -240,8 +240,12 @@ pub fn prepare_dir(dir: &Path, setup: &Setup) -> Result<String> {
     Ok(settings)
 }
 
-/// The `framepipe` binary cargo built beside this test binary.
+/// The `framepipe` binary cargo built beside this test binary (or `$FRAMEPIPE_BIN`, for a
+/// build whose intermediate files live apart from its outputs: `CARGO_BUILD_BUILD_DIR`).
 pub fn binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os("FRAMEPIPE_BIN") {
+        return PathBuf::from(bin);
+    }
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
     let bin = dir.join("framepipe");
