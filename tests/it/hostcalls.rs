@@ -205,3 +205,79 @@ async fn open_files_stay_bounded_under_hostile_jobs_with_ulimit_1024() -> Result
     assert!(grew <= bound, "open files grew by {grew}, bound {bound}");
     Ok(())
 }
+
+/// A plugin's log line with a newline and terminal escapes is one JSON log record of the
+/// real binary: the `plugin_log` field of an event inside the job's and step's spans.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn plugin_log_lines_are_escaped_fields_of_the_step_span() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let settings = prepare_dir(
+        dir.path(),
+        &Setup {
+            chaos: true,
+            pipelines: vec![pipeline("forge", "mode = \"log-forge\"", "")],
+            ..Setup::default()
+        },
+    )?;
+    let settings_path = dir.path().join("settings.toml");
+    std::fs::write(&settings_path, settings)?;
+    let data = dir.path().join("data");
+    let key = create_key(&data, None, false)?;
+    let addr = format!("127.0.0.1:{}", free_port());
+    let base = format!("http://{addr}");
+    let log_path = dir.path().join("server.log");
+    let child = Command::new(binary())
+        .args(["serve", "--log-json", "--addr", &addr])
+        .env("FRAMEPIPE_DATA_DIR", &data)
+        .env("FRAMEPIPE_CONFIG", &settings_path)
+        .env("RUST_LOG", "warn,framepipe=info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path)?)
+        .spawn()?;
+    let mut server = Process {
+        child,
+        addr: Some(addr.parse()?),
+    };
+    server.ready(Duration::from_secs(60)).await?;
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{base}/api/jobs"))
+        .bearer_auth(&key)
+        .json(&job("forge"))
+        .send()
+        .await?;
+    let id = r.json::<Value>().await?["id"].as_str().unwrap().to_owned();
+    let done = wait_job(&http, &base, &key, &id, Duration::from_secs(60)).await?;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    server.terminate()?;
+    let log = std::fs::read_to_string(&log_path)?;
+    let mut lines = Vec::new();
+    for line in log.lines() {
+        let record: Value = serde_json::from_str(line)
+            .map_err(|e| anyhow::anyhow!("not a JSON log record ({e}): {line:?}"))?;
+        if record["fields"]["message"] == "plugin log" {
+            lines.push(record);
+        }
+    }
+    assert_eq!(lines.len(), 2, "{log}");
+    let first = &lines[0];
+    assert_eq!(
+        first["fields"]["plugin_log"],
+        r"first\n2026-01-01T00:00:00Z ERROR framepipe: forged line\r\u{1b}[31mred"
+    );
+    assert_eq!(first["level"], "INFO");
+    assert_eq!(lines[1]["level"], "WARN");
+    assert_eq!(first["span"]["name"], "step");
+    assert_eq!(first["span"]["step"], "chaos");
+    assert_eq!(first["span"]["plugin"], "chaos");
+    let spans: Vec<&str> = first["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(spans, ["job", "step"], "{first}");
+    assert_eq!(first["spans"][0]["job_id"], id.as_str());
+    Ok(())
+}
