@@ -3,6 +3,7 @@
 
 mod abuse;
 mod api;
+mod hostcalls;
 mod languages;
 mod media;
 mod media_formats;

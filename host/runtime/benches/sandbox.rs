@@ -2,9 +2,14 @@
 //!
 //! 1. instantiate + call of the `noop` step (per-step overhead);
 //! 2. range reads of a host file by the `checksum` step vs the same loop in native code;
-//! 3. host peak RSS while 8 allocation bombs (`chaos` mode `alloc`) run at once.
+//! 3. host peak RSS while 8 allocation bombs (`chaos` mode `alloc`) run at once;
+//! 4. the host-call checks (artifact, handle and media-type caps, files opened when used):
+//!    `noop` and 2,000 one-byte artifacts per run with the caps at their defaults and at
+//!    their maximum, and natively what a file costs the host before and after the change.
 //!
-//! Run with `cargo bench -p framepipe-runtime --bench sandbox`.
+//! Run with `cargo bench -p framepipe-runtime --bench sandbox`; name parts to run only
+//! those: `cargo bench -p framepipe-runtime --bench sandbox -- noop hostcalls`
+//! (`noop`, `reads`, `bombs`, `hostcalls`).
 
 use anyhow::{Context as _, Result, anyhow, bail, ensure};
 use framepipe_runtime::{Input, Plugin, Runtime, RuntimeConfig, StepLimits, StepRequest};
@@ -36,9 +41,23 @@ async fn main() -> Result<()> {
         load_average()?
     );
     let rt = Runtime::new(RuntimeConfig::default()).map_err(anyhow::Error::msg)?;
-    noop_overhead(&rt).await?;
-    range_reads(&rt).await?;
-    bomb_rss(&rt).await?;
+    let parts: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let part = |name: &str| parts.is_empty() || parts.iter().any(|p| p == name);
+    if part("noop") {
+        noop_overhead(&rt).await?;
+    }
+    if part("reads") {
+        range_reads(&rt).await?;
+    }
+    if part("bombs") {
+        bomb_rss(&rt).await?;
+    }
+    if part("hostcalls") {
+        host_call_checks(&rt).await?;
+    }
     println!("load average at end: {}", load_average()?);
     Ok(())
 }
@@ -325,6 +344,106 @@ fn write_pseudo_random(path: &Path, size: u64) -> Result<()> {
     drop(out);
     file.sync_all()?;
     Ok(())
+}
+
+const ARTIFACTS_PER_RUN: u64 = 2000;
+const CHECK_RUNS: usize = 2000;
+
+/// Part 4: the host-call checks. The caps are integer comparisons; what the change costs
+/// is a file opened when used instead of held: an artifact is created, closed, then
+/// opened for its writes (one more open and close than before). Caps "off" means each at
+/// its maximum (`u32::MAX`): the checks still run, nothing is ever refused.
+async fn host_call_checks(rt: &Runtime) -> Result<()> {
+    let (noop, chaos) = (load(rt, "noop").await?, load(rt, "chaos").await?);
+    let on = StepLimits::default();
+    let off = StepLimits {
+        max_artifacts: u32::MAX,
+        max_handles: u32::MAX,
+        max_media_type_bytes: u32::MAX,
+        ..on
+    };
+    let dir = tempfile::tempdir()?;
+    let (mut noop_on, mut noop_off) = (Vec::new(), Vec::new());
+    for i in 0..NOOP_WARMUP + CHECK_RUNS {
+        for (limits, out) in [(on, &mut noop_on), (off, &mut noop_off)] {
+            let mut req = StepRequest::new(json!({}), dir.path());
+            req.limits = limits;
+            let started = Instant::now();
+            rt.run(&noop, req)
+                .await
+                .outcome
+                .map_err(|f| anyhow!("{f}"))?;
+            if i >= NOOP_WARMUP {
+                out.push(started.elapsed().as_secs_f64() * 1e6);
+            }
+        }
+    }
+    let (mut art_on, mut art_off) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        for (limits, out) in [(on, &mut art_on), (off, &mut art_off)] {
+            let dir = tempfile::tempdir()?;
+            let mut req = StepRequest::new(
+                json!({"mode": "artifacts", "count": ARTIFACTS_PER_RUN}),
+                dir.path(),
+            );
+            req.limits = limits;
+            let started = Instant::now();
+            let run = rt.run(&chaos, req).await;
+            let secs = started.elapsed().as_secs_f64();
+            let made = run.outcome.map_err(|f| anyhow!("{f}"))?.artifacts.len() as u64;
+            ensure!(made == ARTIFACTS_PER_RUN, "made {made} artifacts");
+            out.push(ARTIFACTS_PER_RUN as f64 / secs);
+        }
+    }
+    let (held, opened) = native_file_costs()?;
+    println!(
+        "\n4. host-call checks: caps at their defaults (on) and at u32::MAX (off), alternating"
+    );
+    println!("   {:<44} {:>10} {:>10}", "median", "on", "off");
+    println!(
+        "   {:<44} {:>10.1} {:>10.1}",
+        "noop run() us",
+        percentiles(&mut noop_on)[0],
+        percentiles(&mut noop_off)[0]
+    );
+    println!(
+        "   {:<44} {:>10.0} {:>10.0}",
+        format!("artifacts/s ({ARTIFACTS_PER_RUN} of 1 byte per run, {ROUNDS} runs)"),
+        percentiles(&mut art_on)[0],
+        percentiles(&mut art_off)[0]
+    );
+    println!(
+        "   native, per artifact file: held from creation (before) {held:.1} us, created then opened to write (now) {opened:.1} us"
+    );
+    Ok(())
+}
+
+/// Native cost per file, in µs, of what the host does for a one-byte artifact: before
+/// (create, write, close) and now (create, close, open for appending, write, close).
+fn native_file_costs() -> Result<(f64, f64)> {
+    let dir = tempfile::tempdir()?;
+    let per_file = |reopen: bool| -> Result<f64> {
+        let started = Instant::now();
+        for i in 0..ARTIFACTS_PER_RUN {
+            let path = dir.path().join(format!("{}{i}.bin", u8::from(reopen)));
+            let mut file = File::create(&path)?;
+            if reopen {
+                drop(file);
+                file = std::fs::OpenOptions::new().append(true).open(&path)?;
+            }
+            file.write_all(&[1])?;
+        }
+        Ok(started.elapsed().as_secs_f64() * 1e6 / ARTIFACTS_PER_RUN as f64)
+    };
+    let (mut before, mut now) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        before.push(per_file(false)?);
+        now.push(per_file(true)?);
+        for entry in std::fs::read_dir(dir.path())? {
+            std::fs::remove_file(entry?.path())?;
+        }
+    }
+    Ok((percentiles(&mut before)[0], percentiles(&mut now)[0]))
 }
 
 async fn load(rt: &Runtime, name: &str) -> Result<Arc<Plugin>> {

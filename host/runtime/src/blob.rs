@@ -3,7 +3,7 @@
 use rustix::buffer::spare_capacity;
 use std::fs::File;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Bytes a plugin may read by range. Implementations must be cheap to call repeatedly.
@@ -12,20 +12,39 @@ pub trait BlobSource: Send + Sync {
     fn size(&self) -> u64;
     /// Reads up to `len` bytes at `offset` into a new buffer (shorter only at the end).
     fn read_at(&self, offset: u64, len: usize) -> io::Result<Vec<u8>>;
+    /// A file to serve several reads in a row from, for sources backed by one; the run
+    /// keeps at most one such file open at a time (see `state.rs`). `None`: every read
+    /// goes through [`read_at`](BlobSource::read_at).
+    fn open_file(&self) -> io::Result<Option<File>> {
+        Ok(None)
+    }
 }
 
 /// A local file read with positioned reads; the file is never loaded whole.
+///
+/// It holds no file descriptor: a run opens it when the plugin reads it (and keeps the
+/// last file read open until it reads another), so the host's open files are bounded by
+/// the instances running, not by the inputs given. A step given the 10,000 frames of an
+/// earlier step holds one of them open at a time.
 pub struct FileBlob {
-    file: File,
+    path: PathBuf,
     size: u64,
 }
 
 impl FileBlob {
-    /// Opens `path` for range reads.
+    /// Checks that `path` is a readable file and records its size; opens nothing.
     pub fn open(path: &Path) -> io::Result<Self> {
-        let file = File::open(path)?;
-        let size = file.metadata()?.len();
-        Ok(FileBlob { file, size })
+        let meta = std::fs::metadata(path)?;
+        if !meta.is_file() {
+            return Err(io::Error::other(format!(
+                "{} is not a regular file",
+                path.display()
+            )));
+        }
+        Ok(FileBlob {
+            path: path.to_owned(),
+            size: meta.len(),
+        })
     }
 }
 
@@ -35,21 +54,30 @@ impl BlobSource for FileBlob {
     }
 
     fn read_at(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
-        let len = len.min(self.size.saturating_sub(offset) as usize);
-        let mut buf = Vec::with_capacity(len);
-        while buf.len() < len {
-            let at = offset + buf.len() as u64;
-            // Into the spare capacity: no zeroing pass over memory the kernel fills anyway.
-            match rustix::io::pread(&self.file, spare_capacity(&mut buf), at) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(rustix::io::Errno::INTR) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        buf.truncate(len);
-        Ok(buf)
+        read_file_at(&File::open(&self.path)?, self.size, offset, len)
     }
+
+    fn open_file(&self) -> io::Result<Option<File>> {
+        File::open(&self.path).map(Some)
+    }
+}
+
+/// Reads up to `len` bytes at `offset` of `file`, whose size is `size`.
+pub(crate) fn read_file_at(file: &File, size: u64, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    let len = len.min(size.saturating_sub(offset) as usize);
+    let mut buf = Vec::with_capacity(len);
+    while buf.len() < len {
+        let at = offset + buf.len() as u64;
+        // Into the spare capacity: no zeroing pass over memory the kernel fills anyway.
+        match rustix::io::pread(file, spare_capacity(&mut buf), at) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    buf.truncate(len);
+    Ok(buf)
 }
 
 impl BlobSource for Vec<u8> {
@@ -76,7 +104,7 @@ pub struct Input {
 }
 
 impl Input {
-    /// An input backed by a local file.
+    /// An input backed by a local file (opened only while the plugin reads it).
     pub fn file(name: &str, path: &Path, media_type: &str) -> io::Result<Self> {
         Ok(Input {
             name: name.to_owned(),

@@ -44,6 +44,31 @@ pub enum StepFailure {
         /// The cap.
         cap: u64,
     },
+    /// The step created more artifacts than allowed.
+    #[error("artifact limit exceeded: {} artifacts, cap {}", grouped(*attempted), grouped(*cap))]
+    ArtifactLimit {
+        /// The cap.
+        cap: u64,
+        /// The count the step tried to reach.
+        attempted: u64,
+    },
+    /// The step held more input and artifact handles open at once than allowed (or filled
+    /// the host's resource table with other handles).
+    #[error("handle limit exceeded: {} handles open at once, cap {}", grouped(*attempted), grouped(*cap))]
+    HandleLimit {
+        /// The cap.
+        cap: u64,
+        /// The count the step tried to reach.
+        attempted: u64,
+    },
+    /// The step gave an artifact a media type longer than allowed.
+    #[error("media type too long: {} bytes, cap {}", grouped(*length), grouped(*cap))]
+    MediaTypeTooLong {
+        /// The cap, in bytes.
+        cap: u64,
+        /// The length given, in bytes.
+        length: u64,
+    },
     /// The guest's call stack overflowed (usually unbounded recursion).
     #[error("stack overflow in plugin (unbounded recursion?)")]
     StackOverflow,
@@ -104,6 +129,9 @@ impl StepFailure {
             StepFailure::Deadline { .. } => "DEADLINE_EXCEEDED",
             StepFailure::OutputLimit { .. } => "OUTPUT_LIMIT_EXCEEDED",
             StepFailure::LogLimit { .. } => "LOG_LIMIT_EXCEEDED",
+            StepFailure::ArtifactLimit { .. } => "ARTIFACT_LIMIT_EXCEEDED",
+            StepFailure::HandleLimit { .. } => "HANDLE_LIMIT_EXCEEDED",
+            StepFailure::MediaTypeTooLong { .. } => "MEDIA_TYPE_TOO_LONG",
             StepFailure::StackOverflow => "STACK_OVERFLOW",
             StepFailure::Panicked { .. } => "PLUGIN_PANICKED",
             StepFailure::Trapped { .. } => "PLUGIN_TRAPPED",
@@ -130,6 +158,19 @@ impl StepFailure {
             } | StepFailure::Host(_)
         )
     }
+}
+
+/// `n` with a comma between groups of three digits: `4,097`.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Why a component could not be loaded as a plugin.
@@ -181,5 +222,42 @@ impl LoadError {
             LoadError::Describe(_) => "DESCRIBE_FAILED",
             LoadError::Cache(_) => "CACHE_ERROR",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_call_caps_name_the_cap_and_the_count_and_are_final() {
+        let f = StepFailure::ArtifactLimit {
+            cap: 4096,
+            attempted: 4097,
+        };
+        assert_eq!(f.code(), "ARTIFACT_LIMIT_EXCEEDED");
+        assert_eq!(
+            f.to_string(),
+            "artifact limit exceeded: 4,097 artifacts, cap 4,096"
+        );
+        let h = StepFailure::HandleLimit {
+            cap: 1024,
+            attempted: 1025,
+        };
+        assert_eq!(h.code(), "HANDLE_LIMIT_EXCEEDED");
+        let m = StepFailure::MediaTypeTooLong {
+            cap: 256,
+            length: 1_000_000,
+        };
+        assert_eq!(
+            m.to_string(),
+            "media type too long: 1,000,000 bytes, cap 256"
+        );
+        for f in [f, h, m] {
+            assert!(!f.retryable(), "{f}");
+        }
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1000), "1,000");
     }
 }

@@ -38,4 +38,5 @@ pub use run::{
     ArtifactInfo, CancelFlag, LogLevel, NoopObserver, StepObserver, StepOutput, StepRequest,
     StepRun, StepStats,
 };
+pub use state::escape_control;
 pub use wasmtime_wasi_http::Error as HttpError;

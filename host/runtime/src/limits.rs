@@ -18,6 +18,12 @@ pub struct StepLimits {
     pub output_bytes: u64,
     /// Bytes of log lines (including what the guest writes to stderr).
     pub log_bytes: u64,
+    /// Artifacts the run may create, finished or not.
+    pub max_artifacts: u32,
+    /// Input and artifact handles the run may hold open at once.
+    pub max_handles: u32,
+    /// Longest media type an artifact may be given, in bytes.
+    pub max_media_type_bytes: u32,
 }
 
 impl Default for StepLimits {
@@ -28,6 +34,11 @@ impl Default for StepLimits {
             deadline_ms: 60_000,
             output_bytes: 64 << 20,
             log_bytes: 256 << 10,
+            // `frames` makes up to 10,000 frames for `people-count`: well under.
+            max_artifacts: 16_384,
+            max_handles: 1_024,
+            // RFC 6838: type and subtype of at most 127 characters each.
+            max_media_type_bytes: 256,
         }
     }
 }

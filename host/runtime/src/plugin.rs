@@ -167,6 +167,7 @@ impl Runtime {
             deadline_ms: 5_000,
             output_bytes: 1 << 20,
             log_bytes: 64 << 10,
+            ..StepLimits::default()
         };
         let setup = CallSetup::new(limits, Arc::new(NoopObserver));
         let (result, _stats) = self

@@ -19,6 +19,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
+use wasmtime::component::ResourceTableError;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 /// Set to `true` to cancel a run: the guest is interrupted within one epoch tick (10 ms).
@@ -220,7 +221,7 @@ impl Runtime {
             }
             Ok(Err(e)) => Err(StepFailure::Plugin {
                 kind: plugin_kind(e.kind),
-                message: e.message,
+                message: cut(e.message, MAX_ERROR_MESSAGE),
             }),
             Err(failure) => Err(failure),
         };
@@ -330,6 +331,22 @@ pub(crate) struct Done {
     pub(crate) artifacts: Vec<crate::run::ArtifactInfo>,
 }
 
+/// Longest plugin error message kept in the job record; longer ones are cut.
+const MAX_ERROR_MESSAGE: usize = 4096;
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+fn cut(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut at = max;
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        text.truncate(at);
+        text.push('…');
+    }
+    text
+}
+
 /// Turns a trap into the failure that explains it. A reason the host recorded (a limit,
 /// the deadline, cancellation, a refused memory growth) wins over the trap's own text.
 fn classify(error: &wasmtime::Error, state: &mut StepState, limits: &StepLimits) -> StepFailure {
@@ -340,6 +357,18 @@ fn classify(error: &wasmtime::Error, state: &mut StepState, limits: &StepLimits)
         return StepFailure::MemoryLimit {
             cap_bytes: limits.memory_bytes(),
             requested_bytes,
+        };
+    }
+    if error
+        .chain()
+        .any(|e| matches!(e.downcast_ref(), Some(ResourceTableError::Full)))
+    {
+        // WASI's or wasi:http's own handles filled the table (the step's input and
+        // artifact handles are counted, and stopped, before it can fill).
+        let cap = state.table.max_capacity() as u64;
+        return StepFailure::HandleLimit {
+            cap,
+            attempted: cap + 1,
         };
     }
     match error.downcast_ref::<Trap>() {
@@ -371,10 +400,10 @@ fn panicked(message: String, place: String) -> StepFailure {
         // The note names the place itself.
         Some(note) => StepFailure::Plugin {
             kind: PluginErrorKind::InvalidInput,
-            message: note.to_owned(),
+            message: cut(note.to_owned(), MAX_ERROR_MESSAGE),
         },
         None => StepFailure::Panicked {
-            message: format!("{message} (at {place})"),
+            message: cut(format!("{message} (at {place})"), MAX_ERROR_MESSAGE),
         },
     }
 }
@@ -413,6 +442,16 @@ mod tests {
     fn failure(stderr: &[u8]) -> StepFailure {
         let (message, place) = panic_message(stderr).unwrap();
         panicked(message, place)
+    }
+
+    #[test]
+    fn long_messages_are_cut_at_a_character_boundary() {
+        assert_eq!(super::cut("short".into(), 10), "short");
+        assert_eq!(super::cut("ééé".into(), 3), "é…");
+        assert_eq!(
+            super::cut("x".repeat(10_000), 4096).len(),
+            4096 + '…'.len_utf8()
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use crate::bindings::framepipe::plugin::{host, types};
 use crate::bindings::{IoError, LogLevel as WitLogLevel};
-use crate::blob::Input;
+use crate::blob::{Input, read_file_at};
 use crate::cpu::CpuMeter;
 use crate::error::StepFailure;
 use crate::limits::{MemoryLimiter, StepLimits};
@@ -24,18 +24,24 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 pub(crate) const MAX_READ_BYTES: u32 = 8 << 20;
 /// Longest log line kept; longer ones are cut (and still counted in full).
 const MAX_LOG_LINE: usize = 4096;
+/// Entries of the resource table beyond the step's own handle cap, for what WASI and
+/// `wasi:http` push (streams, fields, requests). Filling them is a handle-limit hit too.
+const OTHER_HANDLES: usize = 4096;
+/// Bytes each finished artifact adds to the job record besides its name and media type
+/// (the step name, the size, JSON punctuation): charged against `output_bytes`.
+pub(crate) const ARTIFACT_RECORD_BYTES: u64 = 64;
 
 /// An open input, as a plugin holds it.
 pub struct BlobHandle {
     input: usize,
 }
 
-/// An artifact being written. Dropped unfinished, its file is removed.
+/// An artifact being written. It holds no file descriptor: the run keeps the file of the
+/// artifact last written open (see [`OpenFiles`]). Dropped unfinished, its file is removed.
 pub struct ArtifactHandle {
     name: String,
     media_type: String,
     path: PathBuf,
-    file: Option<File>,
     written: u64,
     finished: bool,
 }
@@ -43,8 +49,39 @@ pub struct ArtifactHandle {
 impl Drop for ArtifactHandle {
     fn drop(&mut self) {
         if !self.finished {
-            self.file.take();
             let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The files a run holds open: at most the input it read last and the artifact it wrote
+/// last. A plugin with a thousand handles still costs the host two descriptors, so the
+/// process's open files are bounded by its instance slots (2 per slot), whatever plugins
+/// do; reading or writing one file after another (the usual pattern) opens each once.
+#[derive(Default)]
+pub(crate) struct OpenFiles {
+    /// Index into the run's inputs, and its file.
+    input: Option<(usize, File)>,
+    /// Path of the artifact, and its file (opened for appending).
+    artifact: Option<(PathBuf, File)>,
+}
+
+impl OpenFiles {
+    /// The artifact file at `path`, opened (for appending) unless it is the one open.
+    fn artifact(&mut self, path: &std::path::Path) -> std::io::Result<&mut File> {
+        if self.artifact.as_ref().is_none_or(|(p, _)| p != path) {
+            // Close the other one first: never two artifact files at once.
+            self.artifact = None;
+            let file = std::fs::OpenOptions::new().append(true).open(path)?;
+            self.artifact = Some((path.to_owned(), file));
+        }
+        Ok(&mut self.artifact.as_mut().expect("just opened").1)
+    }
+
+    /// Closes the artifact file at `path` if it is the one open.
+    fn close_artifact(&mut self, path: &std::path::Path) {
+        if self.artifact.as_ref().is_some_and(|(p, _)| p == path) {
+            self.artifact = None;
         }
     }
 }
@@ -64,6 +101,9 @@ pub(crate) struct StepState {
     pub(crate) bytes_read: u64,
     pub(crate) artifacts: Vec<ArtifactInfo>,
     names: HashSet<String>,
+    /// Input and artifact handles the guest holds now.
+    handles: u64,
+    files: OpenFiles,
     pub(crate) observer: Arc<dyn StepObserver>,
     pub(crate) cancel: CancelFlag,
     pub(crate) started: Instant,
@@ -90,9 +130,11 @@ impl StepState {
         // the log limit; nothing else is granted: no files, env, args, sockets.
         let stderr = MemoryOutputPipe::new(parts.limits.log_bytes.min(64 << 10) as usize);
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(parts.limits.max_handles as usize + OTHER_HANDLES);
         StepState {
             wasi,
-            table: ResourceTable::new(),
+            table,
             http: WasiHttpCtx::new(),
             hooks: parts.hooks,
             limiter: MemoryLimiter::new(parts.limits.memory_bytes()),
@@ -104,6 +146,8 @@ impl StepState {
             bytes_read: 0,
             artifacts: Vec::new(),
             names: HashSet::new(),
+            handles: 0,
+            files: OpenFiles::default(),
             observer: parts.observer,
             cancel: parts.cancel,
             started: Instant::now(),
@@ -118,6 +162,17 @@ impl StepState {
         let message = failure.to_string();
         self.interrupted.get_or_insert(failure);
         wasmtime::Error::msg(message)
+    }
+
+    /// Counts one more open handle against the cap.
+    fn charge_handle(&mut self) -> wasmtime::Result<()> {
+        let attempted = self.handles + 1;
+        let cap = u64::from(self.limits.max_handles);
+        if attempted > cap {
+            return Err(self.stop(StepFailure::HandleLimit { cap, attempted }));
+        }
+        self.handles = attempted;
+        Ok(())
     }
 
     /// Counts `bytes` of output against the cap.
@@ -170,7 +225,10 @@ impl host::Host for StepState {
 
     async fn open_input(&mut self, name: String) -> wasmtime::Result<Option<Resource<BlobHandle>>> {
         match self.inputs.iter().position(|i| i.name == name) {
-            Some(input) => Ok(Some(self.table.push(BlobHandle { input })?)),
+            Some(input) => {
+                self.charge_handle()?;
+                Ok(Some(self.table.push(BlobHandle { input })?))
+            }
             None => Ok(None),
         }
     }
@@ -180,6 +238,23 @@ impl host::Host for StepState {
         name: String,
         media_type: String,
     ) -> wasmtime::Result<Result<Resource<ArtifactHandle>, IoError>> {
+        let cap = u64::from(self.limits.max_media_type_bytes);
+        if media_type.len() as u64 > cap {
+            return Err(self.stop(StepFailure::MediaTypeTooLong {
+                cap,
+                length: media_type.len() as u64,
+            }));
+        }
+        let attempted = self.names.len() as u64 + 1;
+        let cap = u64::from(self.limits.max_artifacts);
+        if attempted > cap {
+            return Err(self.stop(StepFailure::ArtifactLimit { cap, attempted }));
+        }
+        if media_type.is_empty() || !media_type.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            return Ok(Err(IoError::InvalidName(format!(
+                "media type {media_type:?}: use printable ASCII, e.g. `image/jpeg`"
+            ))));
+        }
         if !valid_artifact_name(&name) {
             return Ok(Err(IoError::InvalidName(format!(
                 "`{name}`: use 1-64 characters of [A-Za-z0-9._-], not starting with a dot"
@@ -190,21 +265,20 @@ impl host::Host for StepState {
                 "`{name}` was already created in this run"
             ))));
         }
+        self.charge_handle()?;
         let path = self.output_dir.join(&name);
-        let file = std::fs::create_dir_all(&self.output_dir).and_then(|()| File::create(&path));
-        let file = match file {
-            Ok(f) => f,
-            Err(e) => {
-                return Ok(Err(IoError::Failed(format!(
-                    "creating artifact `{name}`: {e}"
-                ))));
-            }
-        };
+        // Created now (so a name clash on disk shows here), written through `files`.
+        let created = std::fs::create_dir_all(&self.output_dir).and_then(|()| File::create(&path));
+        if let Err(e) = created {
+            self.handles -= 1;
+            return Ok(Err(IoError::Failed(format!(
+                "creating artifact `{name}`: {e}"
+            ))));
+        }
         let handle = ArtifactHandle {
             name,
             media_type,
             path,
-            file: Some(file),
             written: 0,
             finished: false,
         };
@@ -227,7 +301,7 @@ impl host::Host for StepState {
             line.truncate(cut);
         }
         let level = LogLevel::from(level);
-        self.observer.log(level, &line);
+        self.observer.log(level, &escape_control(&line));
         Ok(())
     }
 
@@ -258,7 +332,8 @@ impl host::HostBlob for StepState {
         offset: u64,
         len: u32,
     ) -> wasmtime::Result<Result<Vec<u8>, IoError>> {
-        let input = &self.inputs[self.table.get(&blob)?.input];
+        let index = self.table.get(&blob)?.input;
+        let input = &self.inputs[index];
         if len > MAX_READ_BYTES {
             return Ok(Err(IoError::LimitExceeded(format!(
                 "read of {len} bytes is over the {MAX_READ_BYTES}-byte cap per call; read in chunks"
@@ -271,7 +346,7 @@ impl host::HostBlob for StepState {
                 input.name
             ))));
         }
-        match input.source.read_at(offset, len as usize) {
+        match read_input(&mut self.files, index, input, offset, len as usize) {
             Ok(bytes) => {
                 self.bytes_read += bytes.len() as u64;
                 Ok(Ok(bytes))
@@ -285,6 +360,7 @@ impl host::HostBlob for StepState {
 
     async fn drop(&mut self, blob: Resource<BlobHandle>) -> wasmtime::Result<()> {
         self.table.delete(blob)?;
+        self.handles -= 1;
         Ok(())
     }
 }
@@ -302,11 +378,11 @@ impl host::HostArtifact for StepState {
         }
         self.charge_output(bytes.len() as u64)?;
         let handle = self.table.get_mut(&artifact)?;
-        let file = handle
-            .file
-            .as_mut()
-            .expect("unfinished artifact has a file");
-        if let Err(e) = file.write_all(&bytes) {
+        let written = self
+            .files
+            .artifact(&handle.path)
+            .and_then(|file| file.write_all(&bytes));
+        if let Err(e) = written {
             return Ok(Err(IoError::Failed(format!(
                 "writing artifact `{}`: {e}",
                 handle.name
@@ -320,18 +396,16 @@ impl host::HostArtifact for StepState {
         &mut self,
         artifact: Resource<ArtifactHandle>,
     ) -> wasmtime::Result<Result<(), IoError>> {
-        let handle = self.table.get_mut(&artifact)?;
+        let handle = self.table.get(&artifact)?;
         if handle.finished {
             return Ok(Ok(()));
         }
-        if let Some(mut file) = handle.file.take()
-            && let Err(e) = file.flush()
-        {
-            return Ok(Err(IoError::Failed(format!(
-                "closing artifact `{}`: {e}",
-                handle.name
-            ))));
-        }
+        // The job record lists it: its entry counts as output, so the record is bounded.
+        let record = ARTIFACT_RECORD_BYTES + (handle.name.len() + handle.media_type.len()) as u64;
+        self.charge_output(record)?;
+        let handle = self.table.get_mut(&artifact)?;
+        // Writes went straight to the file (no user-space buffer): closing is enough.
+        self.files.close_artifact(&handle.path);
         handle.finished = true;
         let info = ArtifactInfo {
             name: handle.name.clone(),
@@ -344,7 +418,9 @@ impl host::HostArtifact for StepState {
     }
 
     async fn drop(&mut self, artifact: Resource<ArtifactHandle>) -> wasmtime::Result<()> {
-        self.table.delete(artifact)?;
+        let handle = self.table.delete(artifact)?;
+        self.files.close_artifact(&handle.path);
+        self.handles -= 1;
         Ok(())
     }
 }
@@ -358,5 +434,60 @@ impl From<WitLogLevel> for LogLevel {
             WitLogLevel::Warn => LogLevel::Warn,
             WitLogLevel::Error => LogLevel::Error,
         }
+    }
+}
+
+/// Reads `len` bytes at `offset` of input `index`, through the run's one open input file
+/// when the source has a file (opened here, replacing the previous one).
+fn read_input(
+    files: &mut OpenFiles,
+    index: usize,
+    input: &Input,
+    offset: u64,
+    len: usize,
+) -> std::io::Result<Vec<u8>> {
+    if files.input.as_ref().is_none_or(|(i, _)| *i != index) {
+        files.input = None;
+        match input.source.open_file()? {
+            Some(file) => files.input = Some((index, file)),
+            None => return input.source.read_at(offset, len),
+        }
+    }
+    let (_, file) = files.input.as_ref().expect("just opened");
+    read_file_at(file, input.source.size(), offset, len)
+}
+
+/// `text` with control characters (newlines, carriage returns, escape sequences, ...)
+/// written as Rust escapes (`\n`, `\u{1b}`), so a plugin's text cannot forge or colour
+/// lines of the server's log. Other characters are kept as they are.
+pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_control;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape_control("plain text, ünïcode"), "plain text, ünïcode");
+        assert_eq!(
+            escape_control("ok\n2026-01-01 ERROR forged\r\u{1b}[31mred\u{7f}\t"),
+            "ok\\n2026-01-01 ERROR forged\\r\\u{1b}[31mred\\u{7f}\\t"
+        );
+        // Unicode line and paragraph separators are not control characters, but some
+        // terminals break lines on NEL (U+0085), which is one.
+        assert_eq!(escape_control("a\u{85}b"), "a\\u{85}b");
     }
 }

@@ -62,6 +62,7 @@ fn limits(p: &Plugin) -> StepLimits {
         deadline_ms: 10_000,
         output_bytes: 1 << 20,
         log_bytes: 64 << 10,
+        ..StepLimits::default()
     }
 }
 

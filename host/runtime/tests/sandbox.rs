@@ -29,6 +29,7 @@ fn limits() -> StepLimits {
         deadline_ms: 2_000,
         output_bytes: 1 << 20,
         log_bytes: 64 << 10,
+        ..StepLimits::default()
     }
 }
 
@@ -550,4 +551,257 @@ async fn network_is_refused_by_default() {
     let p = plugin(&rt, "chaos").await;
     let out = chaos(&rt, &p, "ok", limits()).await.outcome.unwrap();
     assert_eq!(out.result, json!({"mode": "ok"}));
+}
+
+// Host calls: what a plugin can make the host hold (artifacts, handles, open files,
+// media types, log text) is capped per run, each cap with its own final error.
+
+async fn chaos_with(
+    rt: &Runtime,
+    p: &Plugin,
+    config: serde_json::Value,
+    limits: StepLimits,
+    dir: &std::path::Path,
+) -> StepRun {
+    let mut req = StepRequest::new(config, dir);
+    req.limits = limits;
+    req.inputs
+        .push(Input::bytes("input", b"0123456789".to_vec(), "text/plain"));
+    rt.run(p, req).await
+}
+
+/// Limits for runs that make thousands of host calls: a debug build of the host takes
+/// about a millisecond per artifact, more on a loaded machine.
+fn roomy() -> StepLimits {
+    StepLimits {
+        cpu_ms: 120_000,
+        deadline_ms: 120_000,
+        ..limits()
+    }
+}
+
+fn files_in(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |d| d.count())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creating_too_many_artifacts_fails_at_once_and_leaves_nothing() {
+    let rt = runtime();
+    let (p, noop) = (plugin(&rt, "chaos").await, plugin(&rt, "noop").await);
+    let dir = tempfile::tempdir().unwrap();
+    let small = StepLimits {
+        max_artifacts: 100,
+        ..roomy()
+    };
+    let config = json!({"mode": "artifacts", "count": 101});
+    let f = failure(chaos_with(&rt, &p, config, small, dir.path()).await);
+    assert_eq!(f.code(), "ARTIFACT_LIMIT_EXCEEDED");
+    assert_eq!(
+        f.to_string(),
+        "artifact limit exceeded: 101 artifacts, cap 100"
+    );
+    assert!(!f.retryable());
+    assert_eq!(files_in(dir.path()), 0, "a failed run leaves no artifact");
+    // Exactly the cap is fine.
+    let config = json!({"mode": "artifacts", "count": 100});
+    let out = chaos_with(&rt, &p, config, small, dir.path()).await;
+    assert_eq!(out.outcome.unwrap().artifacts.len(), 100);
+
+    // The issue's case, with the default cap: 20,000 created and never finished.
+    let dir = tempfile::tempdir().unwrap();
+    let config = json!({"mode": "unfinished-artifacts", "count": 20_000});
+    let f = failure(chaos_with(&rt, &p, config, roomy(), dir.path()).await);
+    assert_eq!(
+        f.to_string(),
+        "artifact limit exceeded: 16,385 artifacts, cap 16,384"
+    );
+    assert_eq!(files_in(dir.path()), 0);
+    good_step_still_runs(&rt, &noop).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holding_too_many_handles_is_a_handle_limit_not_a_host_error() {
+    let rt = runtime();
+    let (p, noop) = (plugin(&rt, "chaos").await, plugin(&rt, "noop").await);
+    for mode in ["held-inputs", "held-artifacts"] {
+        let dir = tempfile::tempdir().unwrap();
+        // 200,000 input handles used to reach wasmtime's table: a retryable HOST_ERROR.
+        let config = json!({"mode": mode, "count": 200_000});
+        let f = failure(chaos_with(&rt, &p, config, roomy(), dir.path()).await);
+        assert_eq!(f.code(), "HANDLE_LIMIT_EXCEEDED", "{mode}: {f}");
+        assert_eq!(
+            f.to_string(),
+            "handle limit exceeded: 1,025 handles open at once, cap 1,024"
+        );
+        assert!(!f.retryable());
+        assert_eq!(files_in(dir.path()), 0, "{mode}");
+    }
+    // Handles closed along the way do not count: 2,000 artifacts one at a time pass a
+    // cap of 10 open at once.
+    let dir = tempfile::tempdir().unwrap();
+    let few = StepLimits {
+        max_handles: 10,
+        ..roomy()
+    };
+    let config = json!({"mode": "artifacts", "count": 2_000});
+    let out = chaos_with(&rt, &p, config, few, dir.path()).await;
+    assert_eq!(out.outcome.unwrap().artifacts.len(), 2_000);
+    let config = json!({"mode": "held-inputs", "count": 11});
+    let f = failure(chaos_with(&rt, &p, config, few, dir.path()).await);
+    assert_eq!(
+        f.to_string(),
+        "handle limit exceeded: 11 handles open at once, cap 10"
+    );
+    good_step_still_runs(&rt, &noop).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_media_type_is_refused() {
+    let rt = runtime();
+    let (p, noop) = (plugin(&rt, "chaos").await, plugin(&rt, "noop").await);
+    let dir = tempfile::tempdir().unwrap();
+    let config = json!({"mode": "long-media-type", "count": 1 << 20});
+    let f = failure(chaos_with(&rt, &p, config, limits(), dir.path()).await);
+    assert_eq!(f.code(), "MEDIA_TYPE_TOO_LONG");
+    assert_eq!(
+        f.to_string(),
+        "media type too long: 1,048,588 bytes, cap 256"
+    );
+    assert!(!f.retryable());
+    // 256 bytes ("application/" and 244 more) is allowed.
+    let config = json!({"mode": "long-media-type", "count": 244});
+    let out = chaos_with(&rt, &p, config, limits(), dir.path()).await;
+    assert_eq!(out.outcome.unwrap().artifacts[0].media_type.len(), 256);
+    good_step_still_runs(&rt, &noop).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_artifact_list_counts_as_output() {
+    let rt = runtime();
+    let p = plugin(&rt, "chaos").await;
+    let dir = tempfile::tempdir().unwrap();
+    // 1,000 one-byte artifacts are 1,000 bytes of files but ~100 KB of job record.
+    let tight = StepLimits {
+        output_bytes: 64 << 10,
+        ..roomy()
+    };
+    let config = json!({"mode": "artifacts", "count": 1_000});
+    let f = failure(chaos_with(&rt, &p, config, tight, dir.path()).await);
+    assert_eq!(f.code(), "OUTPUT_LIMIT_EXCEEDED", "{f}");
+    // Each artifact: its byte, its name (`a0.bin`..), its media type, 64 for the entry.
+    let config = json!({"mode": "artifacts", "count": 10});
+    let run = chaos_with(&rt, &p, config, tight, dir.path()).await;
+    let result_len = run.outcome.as_ref().unwrap().result.to_string().len() as u64;
+    let per = 1 + 6 + "application/octet-stream".len() as u64 + 64;
+    assert_eq!(run.stats.output_bytes, 10 * per + result_len);
+}
+
+/// Records the log lines a run reports.
+#[derive(Default)]
+struct Lines(std::sync::Mutex<Vec<String>>);
+impl framepipe_runtime::StepObserver for Lines {
+    fn log(&self, _level: framepipe_runtime::LogLevel, message: &str) {
+        self.0.lock().unwrap().push(message.to_owned());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_lines_cannot_forge_lines_or_escape_sequences() {
+    let rt = runtime();
+    let p = plugin(&rt, "chaos").await;
+    let dir = tempfile::tempdir().unwrap();
+    let lines = Arc::new(Lines::default());
+    let mut req = StepRequest::new(json!({"mode": "log-forge"}), dir.path());
+    req.observer = lines.clone();
+    rt.run(&p, req).await.outcome.unwrap();
+    let got = lines.0.lock().unwrap().clone();
+    assert_eq!(
+        got,
+        [
+            r"first\n2026-01-01T00:00:00Z ERROR framepipe: forged line\r\u{1b}[31mred",
+            r"tab\there and a bell\u{7}",
+        ]
+    );
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_files_stay_bounded_while_sixteen_hostile_runs_go_at_once() {
+    let rt = runtime();
+    let (p, sum) = (plugin(&rt, "chaos").await, plugin(&rt, "checksum").await);
+    let inputs = tempfile::tempdir().unwrap();
+    let input = inputs.path().join("input.bin");
+    std::fs::write(&input, vec![5u8; 100_000]).unwrap();
+    let base = open_fds();
+    let peak = Arc::new(std::sync::atomic::AtomicUsize::new(base));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let (peak, stop) = (peak.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                peak.fetch_max(open_fds(), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+    };
+    let modes = [
+        ("held-inputs", 1_000),
+        ("held-artifacts", 1_000),
+        ("unfinished-artifacts", 3_000),
+        ("artifacts", 1_000),
+    ];
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let (mode, count) = modes[i % modes.len()];
+        let (rt, p, input) = (rt.clone(), p.clone(), input.clone());
+        tasks.push(tokio::spawn(async move {
+            let dir = tempfile::tempdir().unwrap();
+            let mut req = StepRequest::new(json!({"mode": mode, "count": count}), dir.path());
+            req.limits = StepLimits {
+                max_artifacts: 2_000,
+                ..roomy()
+            };
+            req.inputs
+                .push(Input::file("input", &input, "application/octet-stream").unwrap());
+            let run = rt.run(&p, req).await;
+            (mode, run.outcome.map(|o| o.artifacts.len()))
+        }));
+    }
+    // A normal job beside them.
+    let good = {
+        let (rt, sum, input) = (rt.clone(), sum.clone(), input.clone());
+        tokio::spawn(async move {
+            let dir = tempfile::tempdir().unwrap();
+            let mut req = StepRequest::new(json!({"algorithm": "bytesum"}), dir.path());
+            req.inputs
+                .push(Input::file("input", &input, "application/octet-stream").unwrap());
+            rt.run(&sum, req).await
+        })
+    };
+    for task in tasks {
+        let (mode, outcome) = task.await.unwrap();
+        match mode {
+            // 1,000 held handles are under the cap of 1,024: these succeed, holding them.
+            "held-inputs" => assert_eq!(outcome.unwrap(), 0),
+            "held-artifacts" => assert_eq!(outcome.unwrap(), 0),
+            "artifacts" => assert_eq!(outcome.unwrap(), 1_000),
+            _ => assert_eq!(outcome.unwrap_err().code(), "ARTIFACT_LIMIT_EXCEEDED"),
+        }
+    }
+    let good = good.await.unwrap();
+    assert_eq!(
+        good.outcome.unwrap().result["digest"],
+        json!((5u64 * 100_000).to_string())
+    );
+    stop.store(true, Ordering::Relaxed);
+    sampler.join().unwrap();
+    let grew = peak.load(Ordering::Relaxed) - base;
+    // Two files per instance slot (the input read last, the artifact written last), and
+    // a little for the runtime's own (a compile cache file, the sampler's directory).
+    let bound = 2 * RuntimeConfig::default().max_instances as usize + 8;
+    eprintln!("open files: base {base}, peak growth {grew}, bound {bound}");
+    assert!(grew <= bound, "open files grew by {grew}, bound {bound}");
 }

@@ -8,10 +8,11 @@ use std::sync::atomic::Ordering;
 use framepipe_queue::Job;
 use framepipe_runtime::{
     ArtifactInfo, CancelFlag, Input, LogLevel, OutboundAccess, Runtime, StepFailure, StepObserver,
-    StepOutput, StepRequest, StepRun,
+    StepOutput, StepRequest, StepRun, escape_control,
 };
 use serde_json::{Map, Value, json};
 use tokio::sync::{OnceCell, watch};
+use tracing::Instrument;
 
 use crate::artifacts::ArtifactStore;
 use crate::fetch::{FetchError, Fetcher, LocalInput};
@@ -66,8 +67,6 @@ struct Observer {
     /// Only the pipeline's last step reports the job's progress (its units are what a
     /// client counts, e.g. frames analysed); earlier steps' progress would restart it.
     progress: Option<ProgressSender>,
-    job: String,
-    step: String,
 }
 
 impl StepObserver for Observer {
@@ -77,19 +76,14 @@ impl StepObserver for Observer {
         }
     }
 
+    /// The line (control characters already escaped by the runtime) is a field of an
+    /// event inside the step's span (job, step, plugin), never the event's own text.
     fn log(&self, level: LogLevel, message: &str) {
-        let (job, step) = (&self.job, &self.step);
         match level {
-            LogLevel::Error => {
-                tracing::error!(job_id = %job, step = %step, plugin_log = true, "{message}")
-            }
-            LogLevel::Warn => {
-                tracing::warn!(job_id = %job, step = %step, plugin_log = true, "{message}")
-            }
-            LogLevel::Info => {
-                tracing::info!(job_id = %job, step = %step, plugin_log = true, "{message}")
-            }
-            _ => tracing::debug!(job_id = %job, step = %step, plugin_log = true, "{message}"),
+            LogLevel::Error => tracing::error!(plugin_log = message, "plugin log"),
+            LogLevel::Warn => tracing::warn!(plugin_log = message, "plugin log"),
+            LogLevel::Info => tracing::info!(plugin_log = message, "plugin log"),
+            _ => tracing::debug!(plugin_log = message, "plugin log"),
         }
     }
 }
@@ -206,7 +200,7 @@ impl Runner {
                         return Err(fail("CANCELLED", "cancelled".into(), false, &reports));
                     }
                     Err((code, message, retryable, false)) => {
-                        tracing::info!(job_id = %job.id, step = %step.name, run = index, code = %code, "step run failed: {message}");
+                        tracing::info!(job_id = %job.id, step = %step.name, run = index, code = %code, error = %escape_control(&message), "step run failed");
                         failures.push((code, message, retryable));
                     }
                 }
@@ -362,8 +356,6 @@ impl Runner {
             },
             observer: Arc::new(Observer {
                 progress: progress.cloned(),
-                job: job.id.to_string(),
-                step: step.to_owned(),
             }),
             cancel: cancel.clone(),
         };
@@ -371,7 +363,12 @@ impl Runner {
         let _enter = span.enter();
         tracing::info!(config = %request.config, "step started");
         drop(_enter);
-        let result = self.runtime.run(&run.plugin, request).await;
+        // Inside the span: the plugin's log lines (emitted from its host calls) carry it.
+        let result = self
+            .runtime
+            .run(&run.plugin, request)
+            .instrument(span.clone())
+            .await;
         self.metrics
             .step_finished(&job.pipeline, &run.plugin.info().name, &result);
         let _enter = span.enter();
@@ -385,7 +382,8 @@ impl Runner {
             Err(f) => tracing::warn!(
                 code = f.code(),
                 wall_ms = result.stats.wall_ms,
-                "step failed: {f}"
+                error = %escape_control(&f.to_string()),
+                "step failed"
             ),
         }
         Ok((result, record))

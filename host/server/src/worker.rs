@@ -238,7 +238,7 @@ impl Workers {
                     self.store.cancelled(&lease).await
                 }
                 Err(f) => {
-                    tracing::warn!(code = %f.code, retryable = f.retryable, "job attempt failed: {}", f.message);
+                    tracing::warn!(code = %f.code, retryable = f.retryable, error = %framepipe_runtime::escape_control(&f.message), "job attempt failed");
                     let mut error = JobError::new(f.code, f.message, f.retryable);
                     error.details = Some(serde_json::json!({"steps": f.steps}));
                     let failed = self.store.fail(&lease, error, self.settings.retry()).await;

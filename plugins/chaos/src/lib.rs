@@ -36,6 +36,21 @@ enum Mode {
     Work,
     /// Fails with a retryable `unavailable` error.
     Unavailable,
+    /// Creates `count` artifacts of one byte, finishing and closing each; then succeeds.
+    Artifacts,
+    /// Creates `count` artifacts of one byte and drops each unfinished; then succeeds.
+    UnfinishedArtifacts,
+    /// Creates `count` artifacts and holds every handle open; then succeeds.
+    HeldArtifacts,
+    /// Opens its input `count` times and holds every handle open, reading a byte of each.
+    HeldInputs,
+    /// Creates an artifact whose media type is `count` bytes long.
+    LongMediaType,
+    /// Logs lines with newlines and terminal escapes (a forged log line); then succeeds.
+    LogForge,
+    /// Behaves: reads every input whole, one after another, and reports their count and
+    /// total size (what `people-count` does with the frames of an earlier step).
+    ReadAll,
 }
 
 #[derive(Deserialize)]
@@ -45,6 +60,13 @@ struct Config {
     /// For `work`: how long, in milliseconds.
     #[serde(default = "default_ms")]
     ms: u64,
+    /// For the artifact, handle and media-type modes: how many (or how long).
+    #[serde(default = "default_count")]
+    count: u64,
+}
+
+fn default_count() -> u64 {
+    20_000
 }
 
 fn default_ms() -> u64 {
@@ -58,8 +80,9 @@ impl Plugin for Chaos {
         Descriptor::new("chaos", env!("CARGO_PKG_VERSION"), "Misbehaves on purpose, for sandbox tests.")
             .config_schema(
                 r#"{"type":"object","required":["mode"],"additionalProperties":false,"properties":{
-                    "mode":{"enum":["ok","loop","alloc","recursion","panic","input-panic","output-flood","log-flood","read-past-end","polite","work","unavailable"]},
-                    "ms":{"type":"integer","minimum":0}}}"#,
+                    "mode":{"enum":["ok","loop","alloc","recursion","panic","input-panic","output-flood","log-flood","read-past-end","polite","work","unavailable","artifacts","unfinished-artifacts","held-artifacts","held-inputs","long-media-type","log-forge","read-all"]},
+                    "ms":{"type":"integer","minimum":0},
+                    "count":{"type":"integer","minimum":0}}}"#,
             )
             .input(Port::new("input", &["*/*"], "Read by read-past-end.").optional())
             .min_memory_mib(1)
@@ -127,6 +150,55 @@ impl Plugin for Chaos {
             Mode::Unavailable => Err(StepError::unavailable(
                 "chaos: the service it needs is down (on purpose)",
             )),
+            Mode::Artifacts => {
+                for i in 0..config.count {
+                    ctx.write_artifact(&format!("a{i}.bin"), "application/octet-stream", &[1])?;
+                }
+                Ok(json!({"artifacts": config.count}))
+            }
+            Mode::UnfinishedArtifacts => {
+                for i in 0..config.count {
+                    let mut a = ctx.create_artifact(&format!("u{i}.bin"), "application/octet-stream")?;
+                    a.write_all_bytes(&[1])?;
+                }
+                Ok(json!({"unfinished": config.count}))
+            }
+            Mode::HeldArtifacts => {
+                let mut held = Vec::new();
+                for i in 0..config.count {
+                    let mut a = ctx.create_artifact(&format!("h{i}.bin"), "application/octet-stream")?;
+                    a.write_all_bytes(&[1])?;
+                    held.push(a);
+                }
+                Ok(json!({"held": held.len()}))
+            }
+            Mode::HeldInputs => {
+                let mut held = Vec::new();
+                for _ in 0..config.count {
+                    let blob = ctx.input("input")?;
+                    blob.read_at(0, 1)?;
+                    held.push(blob);
+                }
+                Ok(json!({"held": held.len()}))
+            }
+            Mode::LongMediaType => {
+                let media_type = format!("application/{}", "x".repeat(config.count as usize));
+                ctx.write_artifact("long.bin", &media_type, &[1])?;
+                Ok(json!({"media_type_bytes": media_type.len()}))
+            }
+            Mode::ReadAll => {
+                let names = ctx.input_names();
+                let mut bytes = 0u64;
+                for name in &names {
+                    bytes += ctx.input(name)?.read_all(16 << 20)?.len() as u64;
+                }
+                Ok(json!({"inputs": names.len(), "bytes": bytes}))
+            }
+            Mode::LogForge => {
+                ctx.info("first\n2026-01-01T00:00:00Z ERROR framepipe: forged line\r\u{1b}[31mred");
+                ctx.warn("tab\there and a bell\u{7}");
+                Ok(json!({"mode": "log-forge"}))
+            }
         }
     }
 }

@@ -112,6 +112,9 @@ pub struct LimitsFile {
     pub deadline_ms: Option<u64>,
     pub output_bytes: Option<u64>,
     pub log_bytes: Option<u64>,
+    pub max_artifacts: Option<u32>,
+    pub max_handles: Option<u32>,
+    pub max_media_type_bytes: Option<u32>,
 }
 
 /// A plugin run as written: the step itself or one of its fallbacks.

@@ -447,6 +447,9 @@ fn apply_limits(base: StepLimits, over: Option<LimitsFile>) -> StepLimits {
         deadline_ms: o.deadline_ms.unwrap_or(base.deadline_ms),
         output_bytes: o.output_bytes.unwrap_or(base.output_bytes),
         log_bytes: o.log_bytes.unwrap_or(base.log_bytes),
+        max_artifacts: o.max_artifacts.unwrap_or(base.max_artifacts),
+        max_handles: o.max_handles.unwrap_or(base.max_handles),
+        max_media_type_bytes: o.max_media_type_bytes.unwrap_or(base.max_media_type_bytes),
     }
 }
 
