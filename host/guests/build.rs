@@ -149,8 +149,8 @@ fn contains_test(dir: &Path) -> bool {
 }
 
 fn read_toml(path: &Path) -> toml::Table {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     text.parse()
         .unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
 }

@@ -158,7 +158,8 @@ impl Plugin for Chaos {
             }
             Mode::UnfinishedArtifacts => {
                 for i in 0..config.count {
-                    let mut a = ctx.create_artifact(&format!("u{i}.bin"), "application/octet-stream")?;
+                    let mut a =
+                        ctx.create_artifact(&format!("u{i}.bin"), "application/octet-stream")?;
                     a.write_all_bytes(&[1])?;
                 }
                 Ok(json!({"unfinished": config.count}))
@@ -166,7 +167,8 @@ impl Plugin for Chaos {
             Mode::HeldArtifacts => {
                 let mut held = Vec::new();
                 for i in 0..config.count {
-                    let mut a = ctx.create_artifact(&format!("h{i}.bin"), "application/octet-stream")?;
+                    let mut a =
+                        ctx.create_artifact(&format!("h{i}.bin"), "application/octet-stream")?;
                     a.write_all_bytes(&[1])?;
                     held.push(a);
                 }

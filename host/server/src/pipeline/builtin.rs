@@ -14,7 +14,10 @@ pub const DEFINITIONS: &[(&str, &str)] = &[
         "youtube-preview",
         include_str!("../../pipelines/youtube-preview.toml"),
     ),
-    ("people-count", include_str!("../../pipelines/people-count.toml")),
+    (
+        "people-count",
+        include_str!("../../pipelines/people-count.toml"),
+    ),
 ];
 
 /// Whether every plugin a built-in definition names (steps and fallbacks) is loaded: a
