@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{Process, Server, Setup, create_key, free_port, prepare_dir};
+use crate::support::{Process, ProcessDir, Server, Setup, create_key, free_port, process_dir};
 
 /// How a raw request frames its body.
 #[derive(Clone, Copy)]
@@ -154,7 +154,10 @@ const GIB: u64 = 1 << 30;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn oversized_bodies_are_refused_on_every_route_without_growing_the_server() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let settings = prepare_dir(
+    let ProcessDir {
+        settings: settings_path,
+        data,
+    } = process_dir(
         dir.path(),
         &Setup {
             // Components are read whole (admin only): a smaller cap keeps this test's
@@ -164,9 +167,6 @@ async fn oversized_bodies_are_refused_on_every_route_without_growing_the_server(
             ..Setup::default()
         },
     )?;
-    let settings_path = dir.path().join("settings.toml");
-    std::fs::write(&settings_path, settings)?;
-    let data = dir.path().join("data");
     let key = create_key(&data, None, false)?;
     let admin = create_key(&data, None, true)?;
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;

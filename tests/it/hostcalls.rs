@@ -12,7 +12,7 @@ use anyhow::Result;
 use serde_json::Value;
 
 use crate::support::{
-    Process, Server, Setup, binary, create_key, free_port, job, prepare_dir, wait_job,
+    Process, ProcessDir, Server, Setup, binary, create_key, free_port, job, process_dir, wait_job,
 };
 
 /// A one-step chaos pipeline with a config and limits (TOML inline tables' insides).
@@ -90,7 +90,10 @@ fn open_fds(pid: u32) -> usize {
 async fn open_files_stay_bounded_under_hostile_jobs_with_ulimit_1024() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let thousands = "name = \"thousands\"\naccepts = [\"none\"]\nmax_attempts = 1\n\n[[steps]]\nname = \"gen\"\nplugin = \"chaos\"\nconfig = { mode = \"artifacts\", count = 10000 }\nlimits = { memory_mib = 32, deadline_ms = 300000, cpu_ms = 300000 }\n\n[[steps]]\nname = \"read\"\nplugin = \"chaos\"\ninputs = { \"*\" = \"gen.*\" }\nconfig = { mode = \"read-all\" }\nlimits = { memory_mib = 32, deadline_ms = 300000, cpu_ms = 300000 }\n";
-    let settings = prepare_dir(
+    let ProcessDir {
+        settings: settings_path,
+        data,
+    } = process_dir(
         dir.path(),
         &Setup {
             chaos: true,
@@ -113,9 +116,6 @@ async fn open_files_stay_bounded_under_hostile_jobs_with_ulimit_1024() -> Result
             ..Setup::default()
         },
     )?;
-    let settings_path = dir.path().join("settings.toml");
-    std::fs::write(&settings_path, settings)?;
-    let data = dir.path().join("data");
     let key = create_key(&data, None, false)?;
     let addr = format!("127.0.0.1:{}", free_port());
     let base = format!("http://{addr}");
@@ -211,7 +211,10 @@ async fn open_files_stay_bounded_under_hostile_jobs_with_ulimit_1024() -> Result
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn plugin_log_lines_are_escaped_fields_of_the_step_span() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let settings = prepare_dir(
+    let ProcessDir {
+        settings: settings_path,
+        data,
+    } = process_dir(
         dir.path(),
         &Setup {
             chaos: true,
@@ -219,9 +222,6 @@ async fn plugin_log_lines_are_escaped_fields_of_the_step_span() -> Result<()> {
             ..Setup::default()
         },
     )?;
-    let settings_path = dir.path().join("settings.toml");
-    std::fs::write(&settings_path, settings)?;
-    let data = dir.path().join("data");
     let key = create_key(&data, None, false)?;
     let addr = format!("127.0.0.1:{}", free_port());
     let base = format!("http://{addr}");

@@ -544,11 +544,9 @@ async fn ops_rules_and_dashboard_name_only_exported_metrics() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_worker_process_serves_its_own_metrics_and_no_api() -> Result<()> {
-    use crate::support::{Process, create_key, free_port, prepare_dir, wait_job};
+    use crate::support::{Process, ProcessDir, create_key, free_port, process_dir, wait_job};
     let dir = tempfile::tempdir()?;
-    let settings = dir.path().join("settings.toml");
-    std::fs::write(&settings, prepare_dir(dir.path(), &Setup::default())?)?;
-    let data = dir.path().join("data");
+    let ProcessDir { settings, data } = process_dir(dir.path(), &Setup::default())?;
     let admin = create_key(&data, None, true)?;
     let (api, metrics) = (
         format!("127.0.0.1:{}", free_port()),

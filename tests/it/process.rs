@@ -6,7 +6,9 @@ use std::time::Duration;
 use anyhow::Result;
 use serde_json::{Value, json};
 
-use crate::support::{Process, Setup, create_key, free_port, prepare_dir, wait_job, wait_status};
+use crate::support::{
+    Process, ProcessDir, Setup, create_key, free_port, process_dir, wait_job, wait_status,
+};
 
 const WORK: &str = r#"
 name = "work"
@@ -23,8 +25,8 @@ config = { mode = "work", ms = "$params.ms" }
 limits = { memory_mib = 32, deadline_ms = 60000 }
 "#;
 
-fn setup_dir(dir: &std::path::Path) -> Result<std::path::PathBuf> {
-    let settings = prepare_dir(
+fn setup_dir(dir: &std::path::Path) -> Result<ProcessDir> {
+    process_dir(
         dir,
         &Setup {
             settings: "[workers]\nlease_seconds = 2\nheartbeat_seconds = 1\ngrace_seconds = 10\n"
@@ -33,17 +35,13 @@ fn setup_dir(dir: &std::path::Path) -> Result<std::path::PathBuf> {
             pipelines: vec![("work.toml".into(), WORK.into())],
             ..Setup::default()
         },
-    )?;
-    let path = dir.join("settings.toml");
-    std::fs::write(&path, settings)?;
-    Ok(path)
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn jobs_survive_sigkill_and_are_rerun_after_the_lease() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let settings = setup_dir(dir.path())?;
-    let data = dir.path().join("data");
+    let ProcessDir { settings, data } = setup_dir(dir.path())?;
     let key = create_key(&data, None, false)?;
     assert!(key.starts_with("fp_"), "the key is the last line: {key}");
     let port = free_port();

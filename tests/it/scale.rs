@@ -9,7 +9,8 @@ use anyhow::{Result, ensure};
 use serde_json::{Value, json};
 
 use crate::support::{
-    Process, Setup, create_key, free_port, fresh_postgres, prepare_dir, wait_job, wait_status,
+    Process, ProcessDir, Setup, create_key, free_port, fresh_postgres, process_dir, wait_job,
+    wait_status,
 };
 
 const SPIN: &str = "name = \"spin\"\naccepts = [\"none\"]\n\n[[steps]]\nname = \"chaos\"\nplugin = \"chaos\"\nconfig = { mode = \"loop\" }\nlimits = { memory_mib = 32, deadline_ms = 60000 }\n";
@@ -18,7 +19,10 @@ const SPIN: &str = "name = \"spin\"\naccepts = [\"none\"]\n\n[[steps]]\nname = \
 async fn three_workers_share_2000_jobs_survive_a_kill_and_obey_remote_cancel() -> Result<()> {
     let db = fresh_postgres().await?;
     let dir = tempfile::tempdir()?;
-    let settings = prepare_dir(
+    let ProcessDir {
+        settings: settings_path,
+        data,
+    } = process_dir(
         dir.path(),
         &Setup {
             settings: "[workers]\nlease_seconds = 3\nheartbeat_seconds = 1\n[workers.lanes]\ndefault = 4\n".into(),
@@ -27,10 +31,7 @@ async fn three_workers_share_2000_jobs_survive_a_kill_and_obey_remote_cancel() -
             ..Setup::default()
         },
     )?;
-    let settings_path = dir.path().join("settings.toml");
-    std::fs::write(&settings_path, settings)?;
     // Artifacts and uploads live in one shared directory (the data dir) for all processes.
-    let data = dir.path().join("data");
     let key = create_key(&data, Some(&db), false)?;
     let addr = format!("127.0.0.1:{}", free_port());
     let base = format!("http://{addr}");

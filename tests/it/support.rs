@@ -266,6 +266,25 @@ pub fn binary() -> PathBuf {
     bin
 }
 
+/// A directory laid out for `framepipe` processes: the settings file written from a
+/// [`Setup`] and the data directory they share.
+pub struct ProcessDir {
+    /// `settings.toml`, for `Process::spawn`.
+    pub settings: PathBuf,
+    /// The data directory (artifacts, uploads, the SQLite file).
+    pub data: PathBuf,
+}
+
+/// Writes `setup` into `dir` (see [`prepare_dir`]) as a settings file for processes.
+pub fn process_dir(dir: &Path, setup: &Setup) -> Result<ProcessDir> {
+    let settings = dir.join("settings.toml");
+    std::fs::write(&settings, prepare_dir(dir, setup)?)?;
+    Ok(ProcessDir {
+        settings,
+        data: dir.join("data"),
+    })
+}
+
 /// A `framepipe` child process.
 pub struct Process {
     pub child: Child,
