@@ -733,3 +733,103 @@ async fn revoked_and_expired_keys_are_refused() -> Result<()> {
     assert!(!cli(&["keys", "list"])?.contains(&id));
     Ok(())
 }
+
+/// Event streams are capped per key: the one over `quotas.max_event_streams` gets
+/// `429 TOO_MANY_STREAMS`; a place comes back when a stream ends (its job finished) or
+/// its client hangs up; other keys and admin keys are not affected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn event_streams_are_capped_per_key_and_given_back() -> Result<()> {
+    const MAX: usize = 3;
+    let server = Server::with(Setup {
+        settings: format!(
+            "[quotas]\nrequests_per_second = 0\nmax_active_jobs_per_key = 0\nmax_event_streams = {MAX}\n"
+        ),
+        workers: false,
+        ..Setup::default()
+    })
+    .await?;
+    // Queued jobs (no workers): their streams stay open.
+    let mut jobs = Vec::new();
+    for _ in 0..MAX {
+        jobs.push(server.submit_id(json!({"pipeline": "noop"})).await?);
+    }
+    let open = |id: &str| server.get(&format!("/api/jobs/{id}/events")).send();
+    let mut streams = Vec::new();
+    for id in &jobs {
+        let r = open(id).await?;
+        ensure!(
+            r.status() == 200,
+            "stream {}: {}",
+            streams.len(),
+            r.status()
+        );
+        streams.push(r);
+    }
+    let over = open(&jobs[0]).await?;
+    assert_eq!(over.status(), 429);
+    assert!(over.headers().get("retry-after").is_some());
+    let body: Value = over.json().await?;
+    assert_eq!(body["error"]["code"], "TOO_MANY_STREAMS", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("max_event_streams")),
+        "{body}"
+    );
+    // Admin keys are exempt: more streams than the cap, all open at once.
+    let admin_job = server
+        .http
+        .post(server.url("/api/jobs"))
+        .bearer_auth(&server.admin_key)
+        .json(&json!({"pipeline": "noop"}))
+        .send()
+        .await?
+        .json::<Value>()
+        .await?["id"]
+        .as_str()
+        .context("admin job id")?
+        .to_owned();
+    let mut admin_streams = Vec::new();
+    for _ in 0..=MAX {
+        let r = server
+            .http
+            .get(server.url(&format!("/api/jobs/{admin_job}/events")))
+            .bearer_auth(&server.admin_key)
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200, "admin stream");
+        admin_streams.push(r);
+    }
+    drop(admin_streams);
+
+    // A stream that ends gives its place back: cancel its job, read it to its end.
+    assert_eq!(server.cancel(&jobs[0]).await?, 200);
+    let ended = streams.remove(0);
+    let text = tokio::time::timeout(Duration::from_secs(10), ended.text()).await??;
+    assert!(text.contains("event: done"), "{text}");
+    let again = open(&jobs[1]).await?;
+    assert_eq!(again.status(), 200, "after a stream ended");
+    streams.push(again);
+    assert_eq!(open(&jobs[1]).await?.status(), 429);
+
+    // A client that hangs up gives its place back too.
+    let started = Instant::now();
+    drop(streams.pop());
+    let status = loop {
+        let r = open(&jobs[2]).await?;
+        if r.status() != 429 || started.elapsed() > Duration::from_secs(20) {
+            break r.status();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(status, 200, "after a client hung up");
+    eprintln!(
+        "place given back {:?} after the client hung up",
+        started.elapsed()
+    );
+    // The server goes on answering.
+    assert_eq!(server.get("/api/jobs").send().await?.status(), 200);
+    drop(streams);
+    server.stop().await;
+    Ok(())
+}

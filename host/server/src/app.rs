@@ -41,6 +41,8 @@ pub struct App {
     pub keys: KeyCache,
     /// Requests per second per key.
     pub rate: crate::quotas::RateLimiter,
+    /// Event streams open per key in this process.
+    pub streams: Arc<crate::quotas::StreamLimiter>,
     /// Wakes this process's workers after an enqueue.
     pub wake: Arc<Notify>,
     /// `$settings.*` values for pipelines.
@@ -122,6 +124,7 @@ impl App {
         Ok(Arc::new(App {
             keys: KeyCache::new(store.clone()),
             rate: crate::quotas::RateLimiter::new(&config.file.quotas),
+            streams: crate::quotas::StreamLimiter::new(&config.file.quotas),
             config,
             store,
             runtime,

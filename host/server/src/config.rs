@@ -280,6 +280,8 @@ pub struct QuotaSettings {
     /// Jobs queued, retrying or running per key, counted in the database (so the quota
     /// holds across processes).
     pub max_active_jobs_per_key: u64,
+    /// Event streams (`GET /api/jobs/{id}/events`) open at once per key, in each process.
+    pub max_event_streams: u32,
 }
 
 impl Default for QuotaSettings {
@@ -288,6 +290,7 @@ impl Default for QuotaSettings {
             requests_per_second: 50,
             burst: 100,
             max_active_jobs_per_key: 1000,
+            max_event_streams: 8,
         }
     }
 }
@@ -347,6 +350,7 @@ mod tests {
         assert_eq!(file.runtime.default_limits.memory_mib, 64);
         assert_eq!(file.http.max_json_body_bytes, 65536);
         assert_eq!(file.quotas.requests_per_second, 50);
+        assert_eq!(file.quotas.max_event_streams, 8);
     }
 
     #[test]

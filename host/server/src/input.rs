@@ -208,4 +208,86 @@ mod tests {
         assert_eq!(code(json!({"upload": "nope"})), "INVALID_INPUT");
         assert_eq!(code(json!("https://x")), "INVALID_INPUT");
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Text that looks like a URL: a scheme, maybe credentials, a host (name, IP
+        /// literal or nothing), a port and a path, each partly arbitrary.
+        fn url_like() -> impl Strategy<Value = String> {
+            (
+                prop::sample::select(vec![
+                    "http://", "https://", "HTTP://", "ftp://", "file://", "data:", "", "//",
+                ]),
+                prop::sample::select(vec!["", "", "u@", "u:p@", ":p@"]),
+                prop::sample::select(vec![
+                    "example.com",
+                    "127.0.0.1",
+                    "[::1]",
+                    "0x7f.1",
+                    "b\u{fc}cher.de",
+                    "",
+                    "%00",
+                    ".",
+                ]),
+                prop::sample::select(vec!["", ":80", ":0", ":99999", ":"]),
+                "[/a-z0-9?#%.\\\\ -]{0,30}",
+            )
+                .prop_map(|(s, u, h, p, rest)| format!("{s}{u}{h}{p}{rest}"))
+        }
+
+        fn check_url(text: &str) -> Result<(), TestCaseError> {
+            match parse_media_url(text) {
+                Ok(url) => {
+                    prop_assert!(matches!(url.scheme(), "http" | "https"), "{url}");
+                    prop_assert!(url.host_str().is_some_and(|h| !h.is_empty()), "{url}");
+                    prop_assert!(url.username().is_empty() && url.password().is_none());
+                    prop_assert!(text.len() <= 2000);
+                }
+                Err(e) => {
+                    prop_assert_eq!(e.code, "INVALID_URL");
+                    prop_assert!(!e.message.is_empty());
+                }
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn any_text_is_a_media_url_or_invalid_url(text in any::<String>()) {
+                check_url(&text)?;
+            }
+
+            #[test]
+            fn url_like_text_is_a_media_url_or_invalid_url(text in url_like()) {
+                check_url(&text)?;
+            }
+
+            #[test]
+            fn any_input_object_parses_or_gets_a_known_code(
+                key in prop::sample::select(vec!["url", "youtube_url", "upload", "other"]),
+                text in prop_oneof![any::<String>(), url_like()],
+                extra in any::<bool>(),
+            ) {
+                let mut value = json!({ key: text });
+                if extra {
+                    value["upload"] = json!(text);
+                }
+                match JobInput::parse(&value) {
+                    Ok(input) => {
+                        // What is accepted is stored and read back unchanged.
+                        let back = JobInput::from_stored(&input.to_json());
+                        prop_assert_eq!(back.as_ref().ok(), Some(&input));
+                    }
+                    Err(e) => prop_assert!(
+                        e.code.starts_with("INVALID_") || e.code.starts_with("YOUTUBE_"),
+                        "code {}", e.code
+                    ),
+                }
+            }
+        }
+    }
 }

@@ -1,9 +1,9 @@
 //! Fairness between keys (`[quotas]`): a request rate per key, kept in each process as a
-//! token bucket. (Jobs held in the queue per key are counted in the database, by
+//! token bucket, and a cap on the event streams a key holds open in each process. (Jobs held in the queue per key are counted in the database, by
 //! `api::submit`, so that quota holds across processes.) Admin keys are exempt.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
@@ -64,6 +64,71 @@ impl RateLimiter {
     }
 }
 
+/// Event streams open per key in this process (`quotas.max_event_streams`; 0 = off).
+pub struct StreamLimiter {
+    max: u32,
+    open: Mutex<HashMap<Uuid, u32>>,
+}
+
+/// One open stream, counted until dropped (when the stream ends or its client goes).
+pub struct StreamGuard {
+    limiter: Arc<StreamLimiter>,
+    key: Uuid,
+}
+
+impl StreamLimiter {
+    /// A limiter from the settings.
+    pub fn new(settings: &QuotaSettings) -> Arc<StreamLimiter> {
+        Arc::new(StreamLimiter {
+            max: settings.max_event_streams,
+            open: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The cap (0 = off).
+    pub fn max(&self) -> u32 {
+        self.max
+    }
+
+    /// Counts one more stream for `key`; `None` when the key already holds `max`.
+    /// A limit of 0 counts nothing and always grants.
+    pub fn acquire(self: &Arc<Self>, key: Uuid) -> Option<StreamGuard> {
+        if self.max > 0 {
+            let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+            let n = open.entry(key).or_insert(0);
+            if *n >= self.max {
+                return None;
+            }
+            *n += 1;
+        }
+        Some(StreamGuard {
+            limiter: self.clone(),
+            key,
+        })
+    }
+
+    /// Streams `key` holds open now.
+    pub fn open(&self, key: Uuid) -> u32 {
+        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.get(&key).copied().unwrap_or(0)
+    }
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        if self.limiter.max == 0 {
+            return;
+        }
+        let mut open = self.limiter.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +166,27 @@ mod tests {
         for _ in 0..1000 {
             assert!(l.check(k).is_ok());
         }
+    }
+
+    #[test]
+    fn streams_are_capped_per_key_and_released_on_drop() {
+        let l = StreamLimiter::new(&QuotaSettings {
+            max_event_streams: 2,
+            ..QuotaSettings::default()
+        });
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let first = l.acquire(a).unwrap();
+        let _second = l.acquire(a).unwrap();
+        assert!(l.acquire(a).is_none());
+        assert!(l.acquire(b).is_some(), "another key has its own count");
+        drop(first);
+        assert_eq!(l.open(a), 1);
+        assert!(l.acquire(a).is_some());
+        let off = StreamLimiter::new(&QuotaSettings {
+            max_event_streams: 0,
+            ..QuotaSettings::default()
+        });
+        let held: Vec<_> = (0..100).map(|_| off.acquire(a).unwrap()).collect();
+        assert_eq!((held.len(), off.open(a)), (100, 0));
     }
 }

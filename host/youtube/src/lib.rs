@@ -193,3 +193,128 @@ fn check_id(id: &str) -> Result<(), YoutubeError> {
         Err(YoutubeError::InvalidVideoId { id: cut(id) })
     }
 }
+
+/// Property tests: whatever is pasted, [`parse`] answers with a video or a typed error,
+/// never a panic, and what it accepts is always a well-formed id.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const CODES: &[&str] = &[
+        "INVALID_YOUTUBE_URL",
+        "INVALID_VIDEO_ID",
+        "YOUTUBE_PLAYLIST_NOT_SUPPORTED",
+        "YOUTUBE_CHANNEL_NOT_SUPPORTED",
+        "YOUTUBE_CLIP_NOT_SUPPORTED",
+        "INVALID_START_TIME",
+    ];
+
+    fn well_formed(video: &YoutubeVideo) -> bool {
+        check_id(&video.id).is_ok()
+            && video.canonical_url == format!("https://www.youtube.com/watch?v={}", video.id)
+    }
+
+    /// Text that looks like a YouTube link: a scheme (or none), a host the parser knows
+    /// (or a near miss), a path, a query and a fragment, each partly arbitrary.
+    fn link_like() -> impl Strategy<Value = String> {
+        let scheme = prop::sample::select(vec![
+            "",
+            "https://",
+            "http://",
+            "HTTPS://",
+            "//",
+            "ftp://",
+            "javascript:",
+        ]);
+        let userinfo = prop::sample::select(vec!["", "", "", "user@", "a:b@", "youtube.com@"]);
+        let host = prop::sample::select(vec![
+            "youtube.com",
+            "www.youtube.com",
+            "m.youtube.com",
+            "music.youtube.com",
+            "youtu.be",
+            "www.youtube-nocookie.com",
+            "youtubekids.com",
+            "YOUTUBE.COM",
+            "youtube.com.evil.com",
+            "evil.com",
+            "[::1]",
+            "",
+        ]);
+        let port = prop::sample::select(vec!["", "", "", ":443", ":80", ":"]);
+        let path = prop::sample::select(vec![
+            "/watch",
+            "/watch_popup",
+            "/shorts/",
+            "/live/",
+            "/embed/",
+            "/v/",
+            "/e/",
+            "/",
+            "/playlist",
+            "/channel/",
+            "/clip/",
+            "/@name",
+            "",
+        ]);
+        (
+            scheme,
+            userinfo,
+            host,
+            port,
+            path,
+            "[A-Za-z0-9_-]{0,13}",
+            "(\\?(v|t|start|list|feature)=[A-Za-z0-9_%&=.:-]{0,20}){0,3}",
+            "(#t=[0-9hms]{0,8})?",
+            ".{0,4}",
+        )
+            .prop_map(|(s, u, h, p, path, id, query, fragment, tail)| {
+                format!("{s}{u}{h}{p}{path}{id}{query}{fragment}{tail}")
+            })
+    }
+
+    fn check(input: &str) -> Result<(), TestCaseError> {
+        match parse(input) {
+            Ok(video) => prop_assert!(well_formed(&video), "{input:?} gave {video:?}"),
+            Err(e) => {
+                prop_assert!(CODES.contains(&e.code()), "unknown code {}", e.code());
+                prop_assert!(!e.to_string().is_empty());
+                // Echoed input is cut: a message never grows with the input.
+                prop_assert!(e.to_string().chars().count() < 400, "{e}");
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn arbitrary_text_gets_a_video_or_a_typed_error(input in any::<String>()) {
+            check(&input)?;
+        }
+
+        #[test]
+        fn link_like_text_gets_a_video_or_a_typed_error(input in link_like()) {
+            check(&input)?;
+        }
+
+        #[test]
+        fn every_well_formed_id_round_trips(
+            id in "[A-Za-z0-9_-]{11}",
+            form in prop::sample::select(vec![
+                "https://www.youtube.com/watch?v={}",
+                "youtu.be/{}",
+                "https://youtube.com/shorts/{}",
+                "m.youtube.com/watch?feature=share&v={}",
+            ]),
+        ) {
+            let video = parse(&form.replace("{}", &id)).map_err(|e| {
+                TestCaseError::fail(format!("{form} with {id}: {e}"))
+            })?;
+            prop_assert_eq!(&video.id, &id);
+            prop_assert_eq!(parse(&video.canonical_url).unwrap().id, id);
+        }
+    }
+}

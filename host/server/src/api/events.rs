@@ -3,6 +3,10 @@
 //! Events: `state` (the whole job, on each state change, first one at once), `progress`
 //! (on each new progress report), and a last `done` (the final job) before the stream
 //! closes. The stream reads the queue, so it works whichever process runs the job.
+//!
+//! A key holds at most `[quotas] max_event_streams` streams open in each process (admin
+//! keys exempt); one more is refused with `429 TOO_MANY_STREAMS`. A stream's place is
+//! given back when the stream is dropped: when it ends, or when its client goes away.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -10,17 +14,19 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 use framepipe_queue::JobState;
 use futures::Stream;
 use uuid::Uuid;
 
-use super::ApiResult;
 use super::jobs::owned_job;
 use super::view::{job_json, progress_json};
+use super::{ApiError, ApiResult};
 use crate::app::App;
 use crate::auth::Caller;
+use crate::quotas::StreamGuard;
 
 pub fn routes() -> Router<Arc<App>> {
     Router::new().route("/api/jobs/{id}/events", get(events))
@@ -35,15 +41,38 @@ async fn events(
     Path(id): Path<String>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let id = owned_job(&app, &caller, &id).await?.id;
+    let guard = stream_place(&app, &caller)?;
     let owner = caller.owner();
-    let stream = futures::stream::unfold(Watch::new(app, id, owner), |mut w| async move {
+    let stream = futures::stream::unfold(Watch::new(app, id, owner, guard), |mut w| async move {
         w.next().await.map(|event| (Ok(event), w))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
+/// Takes one of the key's stream places, or refuses with `429 TOO_MANY_STREAMS`.
+/// Admin keys are not counted.
+fn stream_place(app: &Arc<App>, caller: &Caller) -> ApiResult<Option<StreamGuard>> {
+    if caller.0.admin {
+        return Ok(None);
+    }
+    match app.streams.acquire(caller.0.id) {
+        Some(guard) => Ok(Some(guard)),
+        None => Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TOO_MANY_STREAMS",
+            format!(
+                "this key already has {} event streams open, its quota (quotas.max_event_streams); close one, or poll GET /api/jobs/{{id}} instead",
+                app.streams.max()
+            ),
+        )
+        .with_retry_after(5)),
+    }
+}
+
 struct Watch {
     app: Arc<App>,
+    /// The key's stream place, given back when the stream (and so this) is dropped.
+    _place: Option<StreamGuard>,
     id: Uuid,
     owner: String,
     last_state: Option<JobState>,
@@ -52,9 +81,10 @@ struct Watch {
 }
 
 impl Watch {
-    fn new(app: Arc<App>, id: Uuid, owner: String) -> Watch {
+    fn new(app: Arc<App>, id: Uuid, owner: String, place: Option<StreamGuard>) -> Watch {
         Watch {
             app,
+            _place: place,
             id,
             owner,
             last_state: None,

@@ -5,6 +5,8 @@ mod builtin;
 mod file;
 mod load;
 pub mod params;
+#[cfg(test)]
+mod proptests;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
