@@ -67,6 +67,32 @@ pub fn extract(name: &str, t: f64, mode: Mode) -> Result<Extracted, MediaError> 
     ex.extract(t, mode, true, &mut || false)
 }
 
+/// Extracts fixture `name` at `t` in `mode` and compares it with ffmpeg's frame
+/// `ref_index`: its time within `pts_tolerance` seconds of `want_pts`, its PSNR at least
+/// 40 dB. Returns the PSNR.
+pub fn check_frame(
+    name: &str,
+    t: f64,
+    mode: Mode,
+    ref_index: u32,
+    want_pts: f64,
+    pts_tolerance: f64,
+) -> f64 {
+    let got = extract(name, t, mode).unwrap_or_else(|e| panic!("{name} @ {t}: {e}"));
+    assert!(
+        (got.pts_seconds - want_pts).abs() < pts_tolerance,
+        "{name} @ {t}: pts {} want {want_pts}",
+        got.pts_seconds
+    );
+    let p = psnr(&got.rgb, &reference(name, ref_index));
+    println!(
+        "{name} {mode:?} t={t}: frame {ref_index} pts {:.3} PSNR {p:.2} dB",
+        got.pts_seconds
+    );
+    assert!(p >= 40.0, "{name} @ {t}: PSNR {p:.2} dB < 40");
+    p
+}
+
 /// A sink that keeps nothing (for tests about errors and memory, not pictures).
 pub struct Discard;
 

@@ -7,19 +7,7 @@ use common::*;
 use frames::config::Mode;
 
 fn check(name: &str, t: f64, mode: Mode, ref_index: u32, want_pts: f64) -> f64 {
-    let got = extract(name, t, mode).unwrap_or_else(|e| panic!("{name} @ {t}: {e}"));
-    assert!(
-        (got.pts_seconds - want_pts).abs() < 2e-3,
-        "{name} @ {t}: pts {} want {want_pts}",
-        got.pts_seconds
-    );
-    let p = psnr(&got.rgb, &reference(name, ref_index));
-    println!(
-        "{name} {mode:?} t={t}: frame {ref_index} pts {:.3} PSNR {p:.2} dB",
-        got.pts_seconds
-    );
-    assert!(p >= 40.0, "{name} @ {t}: PSNR {p:.2} dB < 40");
-    p
+    check_frame(name, t, mode, ref_index, want_pts, 2e-3)
 }
 
 /// Every frame kind: the first keyframe, a B-frame, the second keyframe, a frame after
