@@ -57,13 +57,7 @@ async fn server_with_examples() -> Result<Server> {
 
 async fn upload_clip(server: &Server) -> Result<Value> {
     let clip = std::fs::read(crate::support::fixture("h264-high-720p.mp4"))?;
-    Ok(server
-        .post("/api/uploads?filename=clip.mp4")
-        .body(clip)
-        .send()
-        .await?
-        .json()
-        .await?)
+    server.upload("clip.mp4", clip).await
 }
 
 async fn artifact_text(server: &Server, job: &Value, name: &str) -> Result<String> {

@@ -18,14 +18,8 @@ fn mp4_route(statuses: Vec<u16>) -> Route {
 }
 
 async fn upload_file(server: &Server, path: &std::path::Path) -> Result<Value> {
-    let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-    let r = server
-        .post(&format!("/api/uploads?filename={name}"))
-        .body(std::fs::read(path)?)
-        .send()
-        .await?;
-    anyhow::ensure!(r.status() == 201, "upload: {}", r.status());
-    Ok(r.json().await?)
+    let name = path.file_name().unwrap().to_str().unwrap();
+    server.upload(name, std::fs::read(path)?).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -132,16 +126,6 @@ async fn url_inputs_are_fetched_under_the_outbound_policy() -> Result<()> {
     Ok(())
 }
 
-async fn upload_bytes(server: &Server, name: &str, data: Vec<u8>) -> Result<Value> {
-    let r = server
-        .post(&format!("/api/uploads?filename={name}"))
-        .body(data)
-        .send()
-        .await?;
-    anyhow::ensure!(r.status() == 201, "upload: {}", r.status());
-    Ok(r.json().await?)
-}
-
 /// Runs frame-at on an upload and returns the finished job.
 async fn frame_at(server: &Server, upload: &Value, params: Value) -> Result<Value> {
     let id = server
@@ -209,7 +193,7 @@ async fn av1_frames_and_damaged_av1_through_the_sandbox() -> Result<()> {
     let frame = av1_first_frame_obu(&good);
     let mut flipped = good.clone();
     flipped[frame] |= 0x80;
-    let upload = upload_bytes(&server, "flipped.mkv", flipped).await?;
+    let upload = server.upload("flipped.mkv", flipped).await?;
     let done = frame_at(&server, &upload, json!({"at_seconds": 0})).await?;
     assert_eq!(done["status"], "failed");
     assert_eq!(done["error"]["code"], "INVALID_INPUT", "{}", done["error"]);
@@ -240,7 +224,7 @@ async fn av1_frames_and_damaged_av1_through_the_sandbox() -> Result<()> {
     let pad = frame + 1 + len_bytes + keep;
     cut[pad] = 15 << 3 | 2;
     cut[pad + 1..pad + 1 + len_bytes].copy_from_slice(&leb(size - keep - 1 - len_bytes));
-    let upload = upload_bytes(&server, "cut.mkv", cut).await?;
+    let upload = server.upload("cut.mkv", cut).await?;
     let done = frame_at(&server, &upload, json!({"at_seconds": 0})).await?;
     assert_eq!(done["status"], "failed");
     assert_eq!(done["error"]["code"], "INVALID_INPUT", "{}", done["error"]);
@@ -252,7 +236,9 @@ async fn av1_frames_and_damaged_av1_through_the_sandbox() -> Result<()> {
     println!("damaged tile data: {message}");
 
     // A truncated file is named as such; an empty one is refused at upload.
-    let upload = upload_bytes(&server, "short.mkv", good[..good.len() / 2].to_vec()).await?;
+    let upload = server
+        .upload("short.mkv", good[..good.len() / 2].to_vec())
+        .await?;
     let done = frame_at(&server, &upload, json!({"at_seconds": 0})).await?;
     assert_eq!(done["error"]["code"], "INVALID_INPUT", "{}", done["error"]);
     assert!(
@@ -282,7 +268,7 @@ fn vp8_first_keyframe(webm: &[u8]) -> usize {
 
 /// Runs frame-at on `data` and returns the job's error code and message.
 async fn vp8_failure(server: &Server, name: &str, data: Vec<u8>) -> Result<(String, String)> {
-    let upload = upload_bytes(server, name, data).await?;
+    let upload = server.upload(name, data).await?;
     let done = frame_at(server, &upload, json!({"at_seconds": 0})).await?;
     assert_eq!(done["status"], "failed", "{name}: {done}");
     let e = &done["error"];
@@ -341,7 +327,7 @@ async fn vp8_webm_frames_and_damaged_vp8_through_the_sandbox() -> Result<()> {
     for i in (key + 40..key + 60_000).step_by(101) {
         flipped[i] ^= 0x5a;
     }
-    let upload = upload_bytes(&server, "flipped.webm", flipped).await?;
+    let upload = server.upload("flipped.webm", flipped).await?;
     let done = frame_at(&server, &upload, json!({"at_seconds": 1, "mode": "exact"})).await?;
     let outcome = (done["status"].as_str(), done["error"]["code"].as_str());
     assert!(
@@ -545,9 +531,12 @@ async fn frame_at_reads_xvid_with_packed_b_frames() -> Result<()> {
     // OpenCV's Megamind.avi as it is: Xvid (MPEG-4 ASP), B-frames packed DivX-style.
     let server = Server::start().await?;
     let upload = upload_file(&server, &fixture("megamind.avi")).await?;
-    let id = server
-        .submit_id(json!({"pipeline": "frame-at", "input": upload["input"], "params": {"at_seconds": 4.2, "mode": "exact"}})).await?;
-    let done = server.wait(&id, Duration::from_secs(120)).await?;
+    let done = frame_at(
+        &server,
+        &upload,
+        json!({"at_seconds": 4.2, "mode": "exact"}),
+    )
+    .await?;
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(done["result"]["codec"], "mpeg4");
     assert_eq!(done["result"]["container"], "avi");
@@ -583,9 +572,7 @@ async fn frame_at_reads_divx3_vtest_as_it_is() -> Result<()> {
     // 25 s, so exact mode at 30 s decodes 51 pictures.
     let server = Server::start().await?;
     let upload = upload_file(&server, &fixture("vtest.avi")).await?;
-    let id = server
-        .submit_id(json!({"pipeline": "frame-at", "input": upload["input"], "params": {"at_seconds": 30, "mode": "exact"}})).await?;
-    let done = server.wait(&id, Duration::from_secs(120)).await?;
+    let done = frame_at(&server, &upload, json!({"at_seconds": 30, "mode": "exact"})).await?;
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(done["result"]["codec"], "msmpeg4v3");
     assert_eq!(

@@ -9,16 +9,6 @@ use serde_json::{Value, json};
 
 use crate::support::{Server, fixture};
 
-async fn upload(server: &Server, filename: &str, data: Vec<u8>) -> Result<Value> {
-    let r = server
-        .post(&format!("/api/uploads?filename={filename}"))
-        .body(data)
-        .send()
-        .await?;
-    anyhow::ensure!(r.status() == 201, "upload {filename}: {}", r.status());
-    Ok(r.json().await?)
-}
-
 async fn run(server: &Server, pipeline: &str, upload: &Value, params: Value) -> Result<Value> {
     let id = server
         .submit_id(json!({"pipeline": pipeline, "input": upload["input"], "params": params}))
@@ -69,7 +59,9 @@ async fn hevc_ts_and_fragmented_mp4_read_through_the_api() -> Result<()> {
         ),
     ];
     for (name, filename, media_type, container, codec) in cases {
-        let up = upload(&server, filename, std::fs::read(fixture(name))?).await?;
+        let up = server
+            .upload(filename, std::fs::read(fixture(name))?)
+            .await?;
         assert_eq!(up["media_type"], media_type, "{name}");
         let done = run(
             &server,
@@ -125,7 +117,9 @@ async fn damaged_hevc_is_invalid_input_not_a_crash() -> Result<()> {
     let server = Server::start().await?;
     let good = std::fs::read(fixture("hevc-main-720p.mkv"))?;
     // Cut in the middle: named as truncated.
-    let up = upload(&server, "cut.mkv", good[..good.len() / 2].to_vec()).await?;
+    let up = server
+        .upload("cut.mkv", good[..good.len() / 2].to_vec())
+        .await?;
     let done = run(
         &server,
         "frame-at",
@@ -141,7 +135,7 @@ async fn damaged_hevc_is_invalid_input_not_a_crash() -> Result<()> {
         for at in (4096..flipped.len()).step_by(step) {
             flipped[at] ^= seed;
         }
-        let up = upload(&server, "flipped.mkv", flipped).await?;
+        let up = server.upload("flipped.mkv", flipped).await?;
         let done = run(
             &server,
             "frame-at",
@@ -163,7 +157,7 @@ async fn damaged_hevc_is_invalid_input_not_a_crash() -> Result<()> {
     for at in (188 * 20..ts.len()).step_by(1499) {
         ts[at] ^= 0x5a;
     }
-    let up = upload(&server, "flipped.ts", ts).await?;
+    let up = server.upload("flipped.ts", ts).await?;
     let done = run(
         &server,
         "frame-at",
@@ -182,12 +176,12 @@ async fn damaged_hevc_is_invalid_input_not_a_crash() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn people_count_on_a_phone_style_hevc_clip() -> Result<()> {
     let server = Server::start().await?;
-    let up = upload(
-        &server,
-        "IMG_0002.MOV",
-        std::fs::read(fixture("vtest-hevc-60s.mov"))?,
-    )
-    .await?;
+    let up = server
+        .upload(
+            "IMG_0002.MOV",
+            std::fs::read(fixture("vtest-hevc-60s.mov"))?,
+        )
+        .await?;
     assert_eq!(up["media_type"], "video/quicktime");
     let done = run(&server, "people-count", &up, json!({"every_seconds": 2.0})).await?;
     assert_eq!(done["status"], "succeeded", "{done}");

@@ -338,13 +338,7 @@ async fn the_example_plugin_runs_end_to_end() -> Result<()> {
         .await?;
     assert_eq!(r.status(), 200, "{}", r.text().await?);
     let clip = std::fs::read(crate::support::fixture("h264-high-720p.mp4"))?;
-    let upload: Value = server
-        .post("/api/uploads?filename=clip.mp4")
-        .body(clip)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let upload = server.upload("clip.mp4", clip).await?;
     let id = server
         .submit_id(serde_json::json!({"pipeline": "scene-changes", "input": upload["input"], "params": {"every_seconds": 1.0}})).await?;
     let done = server.wait(&id, Duration::from_secs(180)).await?;

@@ -114,6 +114,18 @@ impl Server {
         Ok(json)
     }
 
+    /// Uploads `data` as a raw body named `filename`; the `201` answer (`input`,
+    /// `media_type`, ...), or an error naming the status.
+    pub async fn upload(&self, filename: &str, data: Vec<u8>) -> Result<Value> {
+        let r = self
+            .post(&format!("/api/uploads?filename={filename}"))
+            .body(data)
+            .send()
+            .await?;
+        anyhow::ensure!(r.status() == 201, "upload {filename}: {}", r.status());
+        Ok(r.json().await?)
+    }
+
     /// Submits a job; returns its id.
     pub async fn submit_id(&self, body: Value) -> Result<String> {
         Ok(self.submit(body).await?["id"]
