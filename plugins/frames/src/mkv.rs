@@ -305,10 +305,14 @@ fn add_block<R: Read + Seek>(
         .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
     let header = (len + 3) as u64;
     let keyframe = keyframe.unwrap_or(flags & 0x80 != 0);
-    let frames = if flags & 0x06 == 0 {
-        vec![(h.data + header, h.size - header)]
+    // Almost every block holds one frame: only lacing needs a list (no allocation per block).
+    let (single, laced);
+    let frames: &[(u64, u64)] = if flags & 0x06 == 0 {
+        single = [(h.data + header, h.size - header)];
+        &single
     } else {
-        laced_frames(r, h, header, flags)?
+        laced = laced_frames(r, h, header, flags)?;
+        &laced
     };
     if samples.len() + frames.len() > MAX_SAMPLES {
         return Err(MediaError::invalid(format!(
@@ -324,7 +328,7 @@ fn add_block<R: Read + Seek>(
             ));
         }
     };
-    for (i, (offset, size)) in frames.into_iter().enumerate() {
+    for (i, &(offset, size)) in frames.iter().enumerate() {
         // A VP8 frame not to be shown (an alt-ref frame) has a block of its own: it is
         // indexed as not shown, like samples an edit list hides (its frame tag's show_frame
         // bit is 0).
